@@ -1,0 +1,1 @@
+"""swan-iac: the SWAN service as code (Pulumi program, planner, node roles, verification)."""

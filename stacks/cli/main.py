@@ -1,0 +1,20 @@
+"""Entry point of the `swan` console script; each command group lives in its own module."""
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="swan",
+    help="Provision and verify the SWAN service (see README.md).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
