@@ -1,0 +1,223 @@
+"""GPU models, their MIG profiles and placement rules, and every valid layout of one GPU.
+
+Facts come from NVIDIA's MIG user guide (see shared reference `mig-geometry.md`): a GPU
+instance occupies a contiguous run of memory slices starting at one of its profile's
+allowed start slices, and instances on one GPU may not overlap. On top of that we enforce
+that the compute slices of a layout add up to at most the model's compute slices (7, A30: 4).
+With the reference placements that second rule never removes a layout (every instance that
+can reach the eighth memory slice has fewer compute than memory slices), but it is the
+hardware limit, so it is checked rather than assumed.
+
+Every model also accepts the profile `full`: the whole GPU with MIG disabled (the only
+profile of T4, V100, A10, L4 and L40S). It occupies every memory slice, so it never shares
+a GPU with a MIG instance.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from stacks.errors import InputError, Problem
+
+FULL = "full"
+DEFAULT_PATH = "swan gpu pack"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """One MIG profile (or `full`): its size in compute and memory slices and where it may start."""
+
+    name: str
+    compute: int
+    memory: int
+    starts: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class GpuModel:
+    """A GPU model: its slices and the profiles it can host, smallest first, `full` last."""
+
+    name: str
+    mig: bool
+    compute_slices: int
+    memory_slices: int
+    geometry: tuple[Profile, ...]
+
+    @property
+    def profiles(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.geometry)
+
+    def profile(self, name: str) -> Profile:
+        for p in self.geometry:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+
+def _a100_like(name: str, sizes: tuple[str, str, str, str, str, str]) -> GpuModel:
+    """A100/H100/H200 share one geometry (8 memory slices, 7 compute); only the names differ."""
+    one_small, one_large, two, three, four, seven = sizes
+    return GpuModel(
+        name=name, mig=True, compute_slices=7, memory_slices=8,
+        geometry=(
+            Profile(one_small, 1, 1, (0, 1, 2, 3, 4, 5, 6)),
+            Profile(one_large, 1, 2, (0, 2, 4, 6)),
+            Profile(two, 2, 2, (0, 2, 4)),
+            Profile(three, 3, 4, (0, 4)),
+            Profile(four, 4, 4, (0,)),
+            Profile(seven, 7, 8, (0,)),
+            Profile(FULL, 7, 8, (0,)),
+        ),
+    )
+
+
+def _whole_only(name: str) -> GpuModel:
+    return GpuModel(name=name, mig=False, compute_slices=1, memory_slices=1,
+                    geometry=(Profile(FULL, 1, 1, (0,)),))
+
+
+MODELS: dict[str, GpuModel] = {
+    m.name: m
+    for m in (
+        _a100_like("A100-40GB", ("1g.5gb", "1g.10gb", "2g.10gb", "3g.20gb", "4g.20gb", "7g.40gb")),
+        _a100_like("A100-80GB", ("1g.10gb", "1g.20gb", "2g.20gb", "3g.40gb", "4g.40gb", "7g.80gb")),
+        _a100_like("H100-80GB", ("1g.10gb", "1g.20gb", "2g.20gb", "3g.40gb", "4g.40gb", "7g.80gb")),
+        _a100_like("H200-141GB", ("1g.18gb", "1g.35gb", "2g.35gb", "3g.71gb", "4g.71gb", "7g.141gb")),
+        GpuModel(
+            name="A30-24GB", mig=True, compute_slices=4, memory_slices=4,
+            geometry=(
+                Profile("1g.6gb", 1, 1, (0, 1, 2, 3)),
+                Profile("2g.12gb", 2, 2, (0, 2)),
+                Profile("4g.24gb", 4, 4, (0,)),
+                Profile(FULL, 4, 4, (0,)),
+            ),
+        ),
+        _whole_only("T4"),
+        _whole_only("V100"),
+        _whole_only("A10"),
+        _whole_only("L4"),
+        _whole_only("L40S"),
+    )
+}
+
+
+def canonical_model(name: str, *, path: str = DEFAULT_PATH, key: str = "--gpu") -> str:
+    """The canonical spelling of a GPU model name (matched case-insensitively)."""
+    for canonical in MODELS:
+        if canonical.lower() == str(name).strip().lower():
+            return canonical
+    raise InputError(Problem(path, key, f"unknown GPU model {name!r}; valid models: {', '.join(MODELS)}"))
+
+
+def check_demand(model: str, demand: dict[str, int], *, path: str = DEFAULT_PATH,
+                 key: str = "--demand") -> dict[str, int]:
+    """Validate a demand (profile -> positive integer count); return it in the model's profile order.
+
+    Every problem is reported at once; profile names are matched case-insensitively.
+    """
+    gpu = MODELS[canonical_model(model, path=path)]
+    lookup = {p.lower(): p for p in gpu.profiles}
+    problems: list[Problem] = []
+    total: dict[str, int] = {}
+    if not demand:
+        problems.append(Problem(path, key, "no demand given; expected PROFILE=N"))
+    for raw, count in demand.items():
+        profile = lookup.get(str(raw).strip().lower())
+        if profile is None:
+            problems.append(Problem(path, key, f"profile {raw!r} cannot run on {gpu.name}; "
+                                               f"its profiles are: {', '.join(gpu.profiles)}"))
+            continue
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            problems.append(Problem(path, key, f"count for {profile} must be a positive integer, got {count!r}"))
+            continue
+        total[profile] = total.get(profile, 0) + count
+    if problems:
+        raise InputError(problems)
+    return {p: total[p] for p in gpu.profiles if p in total}
+
+
+def parse_demand(items: list[str], *, path: str = DEFAULT_PATH, key: str = "--demand") -> dict[str, int]:
+    """Parse `PROFILE=N` strings into a demand; a profile given twice is summed."""
+    problems: list[Problem] = []
+    demand: dict[str, int] = {}
+    for item in items:
+        profile, sep, count = item.partition("=")
+        profile, count = profile.strip(), count.strip()
+        if not sep or not profile or not count:
+            problems.append(Problem(path, key, f"{item!r} is not PROFILE=N (for example 1g.5gb=10)"))
+            continue
+        if not count.isdigit() or int(count) < 1:
+            problems.append(Problem(path, key, f"{item!r}: count must be a positive integer, got {count!r}"))
+            continue
+        demand[profile] = demand.get(profile, 0) + int(count)
+    if problems:
+        raise InputError(problems)
+    return demand
+
+
+def placement(model: str, layout: dict[str, int]) -> list[tuple[str, int]] | None:
+    """Start slices for every instance of `layout` with no overlap, or None if there are none."""
+    gpu = MODELS[model]
+    if sum(gpu.profile(p).compute * n for p, n in layout.items()) > gpu.compute_slices:
+        return None
+    # Place big instances first: they have the fewest starts, so dead ends show up early.
+    todo = sorted((gpu.profile(p) for p, n in layout.items() for _ in range(n)),
+                  key=lambda p: (-p.memory, len(p.starts), p.name))
+    chosen: list[tuple[str, int]] = []
+
+    def place(i: int, used: int) -> bool:
+        if i == len(todo):
+            return True
+        prof = todo[i]
+        for start in prof.starts:
+            mask = ((1 << prof.memory) - 1) << start
+            if start + prof.memory <= gpu.memory_slices and not used & mask:
+                chosen.append((prof.name, start))
+                if place(i + 1, used | mask):
+                    return True
+                chosen.pop()
+        return False
+
+    return sorted(chosen, key=lambda c: (c[1], c[0])) if place(0, 0) else None
+
+
+@lru_cache(maxsize=None)
+def _layouts(model: str) -> tuple[tuple[int, ...], ...]:
+    """Every valid non-empty layout as a count vector in profile order (found by walking placements)."""
+    gpu = MODELS[model]
+    slots = [(i, p, s) for i, p in enumerate(gpu.geometry) for s in p.starts
+             if s + p.memory <= gpu.memory_slices]
+    found: set[tuple[int, ...]] = set()
+
+    def walk(k: int, used: int, compute: int, counts: list[int]) -> None:
+        if any(counts):
+            found.add(tuple(counts))
+        for j in range(k, len(slots)):
+            i, prof, start = slots[j]
+            mask = ((1 << prof.memory) - 1) << start
+            if used & mask or compute + prof.compute > gpu.compute_slices:
+                continue
+            counts[i] += 1
+            walk(j + 1, used | mask, compute + prof.compute, counts)
+            counts[i] -= 1
+
+    walk(0, 0, 0, [0] * len(gpu.geometry))
+    # Bigger layouts first (more instances of larger profiles), then by the counts themselves.
+    return tuple(sorted(found, key=lambda c: tuple(-x for x in reversed(c))))
+
+
+def as_dict(model: str, counts: tuple[int, ...]) -> dict[str, int]:
+    """A count vector in profile order as {profile: count}, zero counts left out."""
+    return {p: n for p, n in zip(MODELS[model].profiles, counts) if n}
+
+
+def valid_layouts(model: str) -> list[dict[str, int]]:
+    """Every valid non-empty layout of one GPU of `model`, in a fixed order."""
+    model = canonical_model(model)
+    return [as_dict(model, c) for c in _layouts(model)]
+
+
+def max_per_gpu(model: str, profile: str) -> int:
+    """How many instances of `profile` fit on one GPU: the size of NVIDIA's uniform `all-<profile>`."""
+    i = MODELS[model].profiles.index(profile)
+    return max(c[i] for c in _layouts(model))
