@@ -136,8 +136,12 @@ def check_demand(model: str, demand: dict[str, int], *, path: str = DEFAULT_PATH
     return {p: total[p] for p in gpu.profiles if p in total}
 
 
-def parse_demand(items: list[str], *, path: str = DEFAULT_PATH, key: str = "--demand") -> dict[str, int]:
-    """Parse `PROFILE=N` strings into a demand; a profile given twice is summed."""
+def parse_demand(items: list[str], *, model: str | None = None, path: str = DEFAULT_PATH,
+                 key: str = "--demand") -> dict[str, int]:
+    """Parse `PROFILE=N` strings into a demand; a profile given twice is summed.
+
+    With `model`, profiles are checked too, so every problem is reported in one go.
+    """
     problems: list[Problem] = []
     demand: dict[str, int] = {}
     for item in items:
@@ -150,6 +154,11 @@ def parse_demand(items: list[str], *, path: str = DEFAULT_PATH, key: str = "--de
             problems.append(Problem(path, key, f"{item!r}: count must be a positive integer, got {count!r}"))
             continue
         demand[profile] = demand.get(profile, 0) + int(count)
+    if model is not None and demand:
+        try:
+            demand = check_demand(model, demand, path=path, key=key)
+        except InputError as exc:
+            problems += exc.problems
     if problems:
         raise InputError(problems)
     return demand
