@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import typer
 
+from stacks.cli import gpu
+
 app = typer.Typer(
     name="swan",
     help="Provision and verify the SWAN service (see README.md).",
@@ -10,6 +12,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.add_typer(gpu.app, name="gpu")
 
 
 def main() -> None:
