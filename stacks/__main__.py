@@ -1,0 +1,4 @@
+"""Pulumi entry point (Pulumi.yaml has `main: stacks/`)."""
+from stacks.program import run
+
+run()

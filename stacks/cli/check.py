@@ -1,0 +1,40 @@
+"""`swan check`: validate stack configs and list every problem (exit 2), before any deploy."""
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from stacks.cli.common import console, err_console
+from stacks.errors import InputError
+
+
+def check(stacks: Optional[list[str]] = typer.Argument(None, help="Stack names (default: every config/Pulumi.*.yaml).")) -> None:
+    """Validate stack configs; print `file: key: problem` lines and exit 2 if any is wrong."""
+    from stacks.config.loader import config_dir, load_stack, stack_names
+    from stacks.config.warnings import stack_warnings
+
+    names = stacks or stack_names()
+    if not names:
+        err_console.print(f"{config_dir()}: no Pulumi.<stack>.yaml files found", markup=False)
+        raise typer.Exit(2)
+    table = Table("stack", "kind", "cloud", "status", title="swan check")
+    failed = False
+    loaded = {}
+    for name in names:
+        try:
+            cfg = load_stack(name)
+        except InputError as exc:
+            failed = True
+            for problem in exc.problems:
+                err_console.print(str(problem), markup=False, highlight=False, soft_wrap=True)
+            table.add_row(name, "?", "?", "[red]invalid[/red]")
+            continue
+        loaded[name] = cfg
+        table.add_row(name, cfg.kind, getattr(cfg, "cloud", "-"), "[green]ok[/green]")
+    for warning in stack_warnings(loaded):
+        err_console.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
+    console.print(table)
+    if failed:
+        raise typer.Exit(2)

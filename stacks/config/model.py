@@ -1,0 +1,367 @@
+"""The pydantic model of an environment stack's `swan:` configuration.
+
+One model serves three readers: `swan check` (operator feedback), the Pulumi program (typed
+values instead of string look-ups) and editors (the exported JSON schema). Keys are camelCase
+as in every Pulumi config file; unknown keys are errors so typos never pass silently.
+"""
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, ValidationInfo, WithJsonSchema,
+                      field_validator, model_validator)
+from pydantic.alias_generators import to_camel
+
+SECRET_PLACEHOLDER = "[secret]"
+
+_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
+_DURATION = re.compile(r"^([0-9]+)(s|m|h|d)$")
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$")
+_UNITS = {"": 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18,
+          "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60, "m": 10**-3}
+
+
+def _quantity(value: str) -> str:
+    if not _QUANTITY.match(value):
+        raise ValueError(f"'{value}' is not a Kubernetes quantity (examples: 16Gi, 512Mi, 2, 500m)")
+    return value
+
+
+def quantity_value(quantity: str) -> float:
+    """A Kubernetes quantity in base units (bytes or cores)."""
+    match = _QUANTITY.match(quantity)
+    assert match, quantity
+    unit = match.group(2) or ""
+    return float(quantity[: len(quantity) - len(unit)]) * _UNITS[unit]
+
+
+def _duration(value: str) -> str:
+    if not _DURATION.match(value):
+        raise ValueError(f"'{value}' is not a duration (examples: 30m, 4h, 2d)")
+    return value
+
+
+def duration_seconds(value: str) -> int:
+    number, unit = _DURATION.match(value).groups()  # type: ignore[union-attr]
+    return int(number) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
+
+
+def _dns_label(value: str) -> str:
+    if not _DNS_LABEL.match(value):
+        raise ValueError(f"'{value}' is not a valid name (lower-case letters, digits and '-', at most 63)")
+    return value
+
+
+def _hostname(value: str) -> str:
+    if not _HOSTNAME.match(value):
+        raise ValueError(f"'{value}' is not a valid DNS host name")
+    return value
+
+
+Quantity = Annotated[str, AfterValidator(_quantity)]
+Duration = Annotated[str, AfterValidator(_duration)]
+Name = Annotated[str, AfterValidator(_dns_label)]
+Hostname = Annotated[str, AfterValidator(_hostname)]
+
+
+class Secret(str):
+    """A value that came from a Pulumi `secure:` entry; offline it holds the placeholder."""
+
+
+def _secret(value: Any, info: ValidationInfo) -> Secret:
+    """Secrets must be `secure:` in the file; the Pulumi engine hands them over decrypted."""
+    if isinstance(value, Secret):
+        return value
+    if isinstance(value, str) and not (info.context or {}).get("from_file"):
+        return Secret(value)
+    raise ValueError(
+        "must be a Pulumi secret (`pulumi config set --secret --path ...` writes `secure: ...`), never plain text"
+    )
+
+
+class Model(BaseModel):
+    """Base: camelCase keys, unknown keys rejected, numbers accepted where text is expected."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        coerce_numbers_to_str=True,
+        frozen=True,
+    )
+
+
+SecretValue = Annotated[
+    Secret,
+    PlainValidator(_secret),
+    WithJsonSchema({"type": "object", "properties": {"secure": {"type": "string"}}, "required": ["secure"],
+                    "additionalProperties": False, "description": "a Pulumi secret (pulumi config set --secret)"}),
+]
+
+
+class Image(Model):
+    name: str
+    tag: str
+
+
+class OidcAuth(Model):
+    """Production login through Keycloak/OIDC, as CERN's SWAN does."""
+
+    type: Literal["oidc"] = "oidc"
+    issuer: str
+    client_id: str
+    client_secret: SecretValue
+    callback_url: str
+    allowed_groups: list[str] = []
+    admin_groups: list[str] = []
+
+
+
+class DummyAuth(Model):
+    """Development login: any user name, one shared password (fine on a laptop kind cluster)."""
+
+    type: Literal["dummy"] = "dummy"
+    password: SecretValue | None = None
+
+
+
+class SoftwareStack(Model):
+    """One LCG release + platform users can pick in the session form (served from CVMFS)."""
+
+    release: str = Field(pattern=r"^LCG_[0-9A-Za-z_.]+$")
+    platform: str = Field(pattern=r"^[a-z0-9_]+-[a-z0-9]+-[a-z0-9]+-[a-z]+$")
+    label: str | None = None
+
+
+class SessionSize(Model):
+    name: Name
+    cores: float = Field(gt=0, le=256)
+    memory: Quantity
+    default: bool = False
+
+
+class Culling(Model):
+    """Idle sessions are stopped after `timeout` (SWAN's default is 4 hours)."""
+
+    enabled: bool = True
+    timeout: Duration = "4h"
+    every: Duration = "10m"
+
+
+class Tls(Model):
+    enabled: bool = False
+    issuer: Literal["letsencrypt", "letsencrypt-staging", "selfsigned"] = "letsencrypt"
+    email: str | None = None
+
+    @model_validator(mode="after")
+    def _email_for_acme(self) -> "Tls":
+        if self.enabled and self.issuer.startswith("letsencrypt") and not self.email:
+            raise ValueError("tls.email is required for a Let's Encrypt issuer")
+        return self
+
+
+class Hub(Model):
+    """The SWAN chart (JupyterHub) as users see it."""
+
+    chart_version: str = "2.3.73"
+    # The SWAN chart is published by CERN; mirror it and point this at the mirror if needed.
+    chart_repository: str = "oci://registry.cern.ch/swan/charts"
+    host: Hostname
+    image: Image = Image(name="gitlab-registry.cern.ch/swan/docker-images/jupyterhub", tag="v3.69")
+    user_image: Image = Image(name="gitlab-registry.cern.ch/swan/docker-images/jupyter/swan", tag="v0.0.54")
+    auth: DummyAuth | OidcAuth = Field(default_factory=DummyAuth, discriminator="type")
+    admins: list[str] = []
+    software: list[SoftwareStack] = Field(min_length=1)
+    sessions: list[SessionSize] = Field(min_length=1)
+    culling: Culling = Culling()
+    tls: Tls = Tls()
+
+    @field_validator("sessions")
+    @classmethod
+    def _unique_sessions(cls, sessions: list[SessionSize]) -> list[SessionSize]:
+        names = [s.name for s in sessions]
+        if len(set(names)) != len(names):
+            raise ValueError(f"session names must be unique, got {names}")
+        if sum(s.default for s in sessions) > 1:
+            raise ValueError("at most one session size may be the default")
+        return sessions
+
+
+class Cvmfs(Model):
+    enabled: bool = True
+    repositories: list[str] = ["sft.cern.ch", "sft-nightlies.cern.ch", "cvmfs-config.cern.ch"]
+    http_proxy: str = "DIRECT"
+    cache_quota_mb: int = Field(20000, ge=1000)
+
+
+class EosInstance(Model):
+    name: Name
+    host: str
+    mount_dir: str = Field(pattern=r"^/eos/[a-z0-9/_-]*/$")
+
+
+class Eos(Model):
+    enabled: bool = False
+    instances: list[EosInstance] = []
+    keytab: SecretValue | None = None
+
+
+    @model_validator(mode="after")
+    def _instances_when_enabled(self) -> "Eos":
+        if self.enabled and not self.instances:
+            raise ValueError("eos.instances must list at least one instance when EOS is enabled")
+        if self.enabled and self.keytab is None:
+            raise ValueError("eos.keytab (a secret) is required when EOS is enabled")
+        return self
+
+
+class Home(Model):
+    """Where `$HOME` lives when EOS is off: a per-user volume of the cluster's storage class."""
+
+    size: Quantity = "10Gi"
+    storage_class: str | None = None
+
+
+class Storage(Model):
+    cvmfs: Cvmfs = Cvmfs()
+    eos: Eos = Eos()
+    home: Home = Home()
+
+
+GpuModelName = Literal["A100-40GB", "A100-80GB", "H100-80GB", "H200-141GB", "A30-24GB",
+                       "T4", "V100", "A10", "L4", "L40S"]
+
+
+class NodeGpu(Model):
+    model: GpuModelName
+    per_node: int = Field(1, ge=1, le=16)
+    mig_config: str = "all-disabled"
+
+
+class Taint(Model):
+    key: str
+    value: str = ""
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] = "NoSchedule"
+
+
+class NodePool(Model):
+    """A group of identical nodes; the cloud layer turns it into kind workers, a Magnum node group or an OKE node pool."""
+
+    name: Name
+    count: int = Field(1, ge=0, le=1000)
+    min_count: int | None = Field(None, ge=0)
+    max_count: int | None = Field(None, ge=1)
+    flavor: str | None = None        # OpenStack flavor or OCI shape
+    ocpus: float | None = Field(None, gt=0)        # OCI flex shapes
+    memory_gb: float | None = Field(None, gt=0)    # OCI flex shapes
+    availability_domains: list[str] = []
+    gpu: NodeGpu | None = None
+    labels: dict[str, str] = {}
+    taints: list[Taint] = []
+
+    @model_validator(mode="after")
+    def _autoscaling_bounds(self) -> "NodePool":
+        if self.min_count is not None and self.max_count is not None and self.min_count > self.max_count:
+            raise ValueError(f"minCount {self.min_count} is larger than maxCount {self.max_count}")
+        if self.max_count is not None and self.count > self.max_count:
+            raise ValueError(f"count {self.count} is larger than maxCount {self.max_count}")
+        return self
+
+
+class KindCluster(Model):
+    """A local kind cluster for development (Docker and the kind CLI on the operator's machine)."""
+
+    name: Name = "swan"
+    node_image: str = "kindest/node:v1.31.2"
+    http_port: int = Field(80, ge=1, le=65535)
+    https_port: int = Field(443, ge=1, le=65535)
+    cvmfs_host_path: str = "/var/cvmfs"
+
+
+class Ingress(Model):
+    enabled: bool = True
+    class_name: str = "nginx"
+    chart_version: str = "4.11.3"
+
+
+class Gpu(Model):
+    """NVIDIA gpu-operator; deployed only when a node pool declares GPUs."""
+
+    operator_version: str = "v24.9.0"
+    mig_strategy: Literal["mixed", "single"] = "mixed"
+
+
+class Spark(Model):
+    enabled: bool = True
+    namespace: Name = "spark"
+    max_executors_per_user: int = Field(10, ge=0)
+
+
+class Monitoring(Model):
+    enabled: bool = False
+    release_label: str = "kube-prometheus-stack"
+
+
+class UserQuota(Model):
+    """Caps for the whole user namespace (ResourceQuota) and per container (LimitRange)."""
+
+    cpu: Quantity = "200"
+    memory: Quantity = "800Gi"
+    pods: int = Field(200, ge=1)
+    gpus: int = Field(0, ge=0)
+    max_container_cpu: Quantity = "16"
+    max_container_memory: Quantity = "64Gi"
+
+
+class Security(Model):
+    user_namespace: Name = "swan-users"
+    hub_namespace: Name = "swan"
+    quota: UserQuota = UserQuota()
+    api_server_cidrs: list[str] = ["10.96.0.1/32"]
+    metadata_address: str = "169.254.169.254"
+
+
+class Verification(Model):
+    """The nightly in-cluster `swan verify` CronJob."""
+
+    enabled: bool = False
+    schedule: str = "30 3 * * *"
+    image: Image = Image(name="registry.example.org/swan/verify", tag="0.1.0")
+    token_secret: str = "swan-verify-token"
+
+
+class EnvironmentConfig(Model):
+    """An environment stack (kind, OpenStack or OCI): everything `pulumi up -s <env>` builds."""
+
+    kind: Literal["environment"] = "environment"
+    cloud: Literal["kind", "openstack", "oci"]
+    kubernetes_version: str = Field("1.31", pattern=r"^1\.[0-9]+$")
+    kind_cluster: KindCluster | None = None
+    node_pools: list[NodePool] = []
+    hub: Hub
+    storage: Storage = Storage()
+    gpu: Gpu = Gpu()
+    ingress: Ingress = Ingress()
+    spark: Spark = Spark()
+    monitoring: Monitoring = Monitoring()
+    security: Security = Security()
+    verification: Verification = Verification()
+
+    @model_validator(mode="after")
+    def _cloud_sections(self) -> "EnvironmentConfig":
+        if self.cloud != "kind" and self.kind_cluster is not None:
+            raise ValueError(f"kindCluster is only valid with cloud: kind (this stack has cloud: {self.cloud})")
+        names = [p.name for p in self.node_pools]
+        if len(set(names)) != len(names):
+            raise ValueError(f"nodePools names must be unique, got {names}")
+        return self
+
+    @property
+    def gpu_models(self) -> list[str]:
+        """GPU models present in the environment, in pool order, each once."""
+        return list(dict.fromkeys(p.gpu.model for p in self.node_pools if p.gpu))
+
+
+StackConfig = EnvironmentConfig

@@ -1,0 +1,30 @@
+"""Infrastructure layer: one module per cloud, each yielding a Kubernetes provider for the platform.
+
+Cloud modules are imported only when their cloud is selected: provider SDKs are slow to import.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pulumi
+
+from stacks.config.model import EnvironmentConfig
+
+
+@dataclass
+class Infra:
+    """What every cloud hands to the platform layer and exports for event stacks."""
+
+    provider: pulumi.ProviderResource
+    kubeconfig: pulumi.Output[str]
+    outputs: dict[str, pulumi.Input] = field(default_factory=dict)
+
+
+def build_infra(cfg: EnvironmentConfig) -> Infra:
+    if cfg.cloud == "kind":
+        from stacks.infra.kind import build
+    elif cfg.cloud == "openstack":
+        from stacks.infra.openstack import build  # type: ignore[no-redef]
+    else:
+        from stacks.infra.oci import build  # type: ignore[no-redef]
+    return build(cfg)

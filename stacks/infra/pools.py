@@ -1,0 +1,25 @@
+"""Labels and taints every cloud puts on a node pool, so the platform can target pools alike."""
+from __future__ import annotations
+
+from stacks.config.model import NodePool
+
+POOL_LABEL = "swan.cern.ch/node-pool"
+GPU_MODEL_LABEL = "swan.cern.ch/gpu-model"
+MIG_CONFIG_LABEL = "nvidia.com/mig.config"
+GPU_TAINT_KEY = "nvidia.com/gpu"
+
+
+def pool_labels(pool: NodePool) -> dict[str, str]:
+    labels = {POOL_LABEL: pool.name, **pool.labels}
+    if pool.gpu:
+        labels[GPU_MODEL_LABEL] = pool.gpu.model
+        labels[MIG_CONFIG_LABEL] = pool.gpu.mig_config
+    return labels
+
+
+def pool_taints(pool: NodePool) -> list[dict[str, str]]:
+    """GPU pools are tainted so that only sessions asking for a GPU land there."""
+    taints = [{"key": t.key, "value": t.value, "effect": t.effect} for t in pool.taints]
+    if pool.gpu and not any(t["key"] == GPU_TAINT_KEY for t in taints):
+        taints.append({"key": GPU_TAINT_KEY, "value": "present", "effect": "NoSchedule"})
+    return taints

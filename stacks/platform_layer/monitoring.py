@@ -1,0 +1,49 @@
+"""ServiceMonitors for kube-prometheus-stack (whose CRDs must already be in the cluster)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from stacks.config.model import EnvironmentConfig
+from stacks.platform_layer.k8s import child, meta
+
+
+def service_monitors(cfg: EnvironmentConfig) -> dict[str, dict]:
+    """name -> (namespace, spec) of every ServiceMonitor."""
+    hub_ns = cfg.security.hub_namespace
+    monitors = {
+        "swan-hub": (hub_ns, {
+            "selector": {"matchLabels": {"app": "jupyterhub", "component": "hub"}},
+            "namespaceSelector": {"matchNames": [hub_ns]},
+            "endpoints": [{"port": "hub", "path": "/hub/metrics", "interval": "60s"}],
+        }),
+    }
+    if cfg.ingress.enabled:
+        monitors["ingress-nginx"] = ("ingress-nginx", {
+            "selector": {"matchLabels": {"app.kubernetes.io/name": "ingress-nginx",
+                                         "app.kubernetes.io/component": "controller"}},
+            "endpoints": [{"port": "metrics", "interval": "60s"}],
+        })
+    return monitors
+
+
+@dataclass
+class MonitoringArgs:
+    config: EnvironmentConfig
+    provider: pulumi.ProviderResource
+    depends_on: list[pulumi.Resource]
+
+
+class Monitoring(pulumi.ComponentResource):
+    def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("swan:platform:Monitoring", name, None, opts)
+        cfg = args.config
+        opts_ = child(self, args.provider, args.depends_on)
+        labels = {"release": cfg.monitoring.release_label}
+        for monitor, (namespace, spec) in service_monitors(cfg).items():
+            k8s.apiextensions.CustomResource(
+                f"servicemonitor-{monitor}", api_version="monitoring.coreos.com/v1", kind="ServiceMonitor",
+                metadata=meta(monitor, namespace, labels), spec=spec, opts=opts_)
+        self.register_outputs({})

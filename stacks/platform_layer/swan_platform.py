@@ -1,0 +1,62 @@
+"""The whole SWAN platform on one Kubernetes provider; the same code for kind, OpenStack and OCI."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+
+from stacks.config.model import EnvironmentConfig
+from stacks.platform_layer.gpu import NAMESPACE as GPU_NAMESPACE, Gpu, GpuArgs
+from stacks.platform_layer.hub import Hub, HubArgs
+from stacks.platform_layer.ingress import Ingress, IngressArgs
+from stacks.platform_layer.monitoring import Monitoring, MonitoringArgs
+from stacks.platform_layer.namespaces import Namespaces, NamespacesArgs
+from stacks.platform_layer.security import Security, SecurityArgs
+from stacks.platform_layer.spark import Spark, SparkArgs
+from stacks.platform_layer.verification import Verification, VerificationArgs
+
+
+def namespace_levels(cfg: EnvironmentConfig) -> dict[str, str]:
+    """Every namespace the platform uses, with its Pod Security Admission level."""
+    levels = {cfg.security.hub_namespace: "privileged", cfg.security.user_namespace: "baseline"}
+    if cfg.spark.enabled:
+        levels[cfg.spark.namespace] = "baseline"
+    if cfg.ingress.enabled:  # host ports on kind are outside `baseline`
+        levels["ingress-nginx"] = "privileged" if cfg.cloud == "kind" else "baseline"
+        if cfg.hub.tls.enabled:
+            levels["cert-manager"] = "restricted"
+    if cfg.gpu_models:
+        levels[GPU_NAMESPACE] = "privileged"
+    return levels
+
+
+@dataclass
+class SwanPlatformArgs:
+    config: EnvironmentConfig
+    provider: pulumi.ProviderResource
+
+
+class SwanPlatform(pulumi.ComponentResource):
+    """Namespaces, security, ingress, GPU, Spark, hub, monitoring and nightly verification."""
+
+    def __init__(self, name: str, args: SwanPlatformArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("swan:platform:SwanPlatform", name, None, opts)
+        cfg, provider = args.config, args.provider
+        here = pulumi.ResourceOptions(parent=self)
+        namespaces = Namespaces("namespaces", NamespacesArgs(namespace_levels(cfg), provider), here)
+        ns = [namespaces]
+        Security("security", SecurityArgs(cfg, provider, ns), here)
+        before_hub: list[pulumi.Resource] = list(ns)
+        if cfg.ingress.enabled:
+            before_hub.append(Ingress("ingress", IngressArgs(cfg, provider, ns), here))
+        if cfg.gpu_models:
+            Gpu("gpu", GpuArgs(cfg, provider, ns), here)
+        if cfg.spark.enabled:
+            before_hub.append(Spark("spark", SparkArgs(cfg, provider, ns), here))
+        hub = Hub("hub", HubArgs(cfg, provider, before_hub), here)
+        if cfg.monitoring.enabled:
+            Monitoring("monitoring", MonitoringArgs(cfg, provider, [hub]), here)
+        if cfg.verification.enabled:
+            Verification("verification", VerificationArgs(cfg, provider, [hub]), here)
+        self.hub_url = hub.url
+        self.register_outputs({"hubUrl": hub.url, "namespaces": sorted(namespaces.by_name)})

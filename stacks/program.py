@@ -1,0 +1,33 @@
+"""The Pulumi program: what `pulumi up -s <stack>` runs, and what `swan render` runs under mocks."""
+from __future__ import annotations
+
+import pulumi
+
+from stacks.config.loader import from_engine_config
+from stacks.config.model import EnvironmentConfig
+
+
+def environment(cfg: EnvironmentConfig) -> None:
+    """Infrastructure for the stack's cloud, then the cloud-agnostic platform on top."""
+    from stacks.infra import build_infra
+    from stacks.platform_layer import SwanPlatform, SwanPlatformArgs
+
+    infra = build_infra(cfg)
+    platform = SwanPlatform("swan", SwanPlatformArgs(cfg, infra.provider))
+    pulumi.export("cloud", cfg.cloud)
+    pulumi.export("hubUrl", platform.hub_url)
+    pulumi.export("kubeconfig", infra.kubeconfig)
+    pulumi.export("namespaces", {"hub": cfg.security.hub_namespace, "users": cfg.security.user_namespace})
+    pulumi.export("gpuModels", cfg.gpu_models)
+    for key, value in sorted(infra.outputs.items()):
+        pulumi.export(key, value)
+
+
+def run() -> None:
+    cfg = from_engine_config()
+    if isinstance(cfg, EnvironmentConfig):
+        environment(cfg)
+    else:
+        from stacks.events.program import event  # event stacks (swan:kind: event)
+
+        event(cfg)

@@ -1,0 +1,157 @@
+"""`swan render`: run the Pulumi program under Pulumi's mock engine and write what it declares.
+
+No Pulumi CLI, cloud or credentials are involved: the very program `pulumi up` runs registers its
+resources with a recording monitor. Secrets are shown as `[secret]`; output is sorted so that two
+renders of the same config are byte-identical.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from google.protobuf import json_format
+
+from stacks.config.loader import read_swan_keys, stack_file, display_path, to_engine_config, validate
+from stacks import yaml_text
+from stacks.config.model import SECRET_PLACEHOLDER
+
+SECRET_SIG = "4dabf18193072939515e22adb298388d"
+SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270"
+HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
+
+
+@dataclass(frozen=True)
+class Registered:
+    type: str
+    name: str
+    parent: str | None
+    custom: bool
+    inputs: dict
+
+    def to_json(self) -> dict:
+        return {"type": self.type, "name": self.name, "parent": self.parent, "custom": self.custom,
+                "inputs": self.inputs}
+
+
+def _mask_secrets(value: Any) -> Any:
+    """Replace Pulumi's wire form of a secret with the placeholder, everywhere in a value."""
+    if isinstance(value, dict):
+        if value.get(SECRET_SIG) == SECRET_VALUE:
+            return SECRET_PLACEHOLDER
+        return {k: _mask_secrets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mask_secrets(v) for v in value]
+    return value
+
+
+def _normalise(value: Any) -> Any:
+    """Numbers come back from the wire as floats: show whole ones as ints."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _normalise(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_normalise(v) for v in value]
+    return value
+
+
+def _type_and_name(urn: str) -> str | None:
+    """'type::name' of a parent URN; None for the root stack."""
+    if not urn:
+        return None
+    parts = urn.split("::")
+    type_ = parts[2].split("$")[-1]
+    if type_ == "pulumi:pulumi:Stack":
+        return None
+    return f"{type_}::{parts[3]}"
+
+
+def run_program(stack: str) -> list[Registered]:
+    """Validate the stack's config, then run the program under mocks and return its resources."""
+    import pulumi
+    from pulumi.runtime import mocks, settings
+
+    path = stack_file(stack)
+    raw = read_swan_keys(path)
+    validate(raw, display_path(path))  # operator-facing errors before any Pulumi machinery
+    config, secret_keys = to_engine_config(raw)
+
+    recorded: list[Registered] = []
+
+    class Mocks(pulumi.runtime.Mocks):
+        def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+            return f"{args.name}-id", dict(args.inputs)
+
+        def call(self, args: pulumi.runtime.MockCallArgs):
+            return {}
+
+    class RecordingMonitor(mocks.MockMonitor):
+        def RegisterResource(self, request):
+            if request.type != "pulumi:pulumi:Stack":
+                inputs = json_format.MessageToDict(request.object, preserving_proto_field_name=True)
+                recorded.append(Registered(request.type, request.name, _type_and_name(request.parent),
+                                           bool(request.custom), _normalise(_mask_secrets(inputs))))
+            return super().RegisterResource(request)
+
+    from stacks import program
+
+    settings.set_root_resource(None)  # set_mocks keeps the first root stack otherwise
+    pulumi.runtime.set_all_config(config, secret_keys)
+    monitor = RecordingMonitor(Mocks())
+    mocks.set_mocks(monitor.mocks, project="swan", stack=stack, preview=False, monitor=monitor)
+
+    @pulumi.runtime.test
+    def _program():
+        program.run()
+
+    _program()
+    return sorted(recorded, key=lambda r: (r.type, r.name))
+
+
+def manifest(resource: Registered) -> dict | None:
+    """The complete Kubernetes object for a directly declared resource (not Helm, not providers)."""
+    if not resource.type.startswith("kubernetes:") or resource.type == HELM_RELEASE:
+        return None
+    inputs = resource.inputs
+    if "apiVersion" not in inputs or "kind" not in inputs:
+        return None
+    return {"apiVersion": inputs["apiVersion"], "kind": inputs["kind"],
+            **{k: v for k, v in inputs.items() if k not in ("apiVersion", "kind")}}
+
+
+def helm_release(resource: Registered) -> dict:
+    inputs = resource.inputs
+    return {"chart": inputs.get("chart"), "version": inputs.get("version"),
+            "repository": (inputs.get("repositoryOpts") or {}).get("repo"),
+            "namespace": inputs.get("namespace"), "values": inputs.get("values", {})}
+
+
+def write(resources: list[Registered], out: Path) -> dict[str, int]:
+    """Write resources.json, k8s/ and helm/ under `out` (replacing an earlier render)."""
+    if out.exists():
+        shutil.rmtree(out)
+    (out / "k8s").mkdir(parents=True)
+    (out / "helm").mkdir()
+    (out / "resources.json").write_text(json.dumps([r.to_json() for r in resources], indent=2, sort_keys=True) + "\n")
+    counts = {"resources": len(resources), "k8s": 0, "helm": 0}
+    for resource in resources:
+        if resource.type == HELM_RELEASE:
+            release = resource.inputs.get("name", resource.name)
+            (out / "helm" / f"{release}.yaml").write_text(yaml_text.dump(helm_release(resource)))
+            counts["helm"] += 1
+        elif (obj := manifest(resource)) is not None:
+            meta = obj.get("metadata", {})
+            file = f"{obj['kind']}-{meta.get('namespace', 'cluster')}-{meta.get('name', resource.name)}.yaml"
+            (out / "k8s" / file).write_text(yaml_text.dump(obj))
+            counts["k8s"] += 1
+    return counts
+
+
+def render(stack: str, out: Path | None = None) -> tuple[Path, list[Registered]]:
+    out = out or Path("build") / "render" / stack
+    resources = run_program(stack)
+    write(resources, out)
+    return out, resources
