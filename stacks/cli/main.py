@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import typer
 
-from stacks.cli import gpu
+from stacks.cli import check, gpu, render
 
 app = typer.Typer(
     name="swan",
@@ -13,6 +13,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(gpu.app, name="gpu")
+
+app.command("check")(check.check)
+app.command("render")(render.render)
 
 
 def main() -> None:
