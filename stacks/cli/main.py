@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import typer
 
-from stacks.cli import check, gpu, render
+from stacks.cli import check, gpu, render, verify
 
 app = typer.Typer(
     name="swan",
@@ -16,6 +16,7 @@ app.add_typer(gpu.app, name="gpu")
 
 app.command("check")(check.check)
 app.command("render")(render.render)
+app.command("verify")(verify.verify)
 
 
 def main() -> None:

@@ -23,7 +23,7 @@ from stacks.verify.model import (
 )
 
 OnEvent = Optional[Callable[[Check], None]]
-OnResult = Optional[Callable[[CheckResult], None]]
+OnResult = Optional[Callable[[Check, CheckResult], None]]  # the check and one of its rows
 
 
 def attempt_check(check: Check, sleep: Callable[[float], None] = time.sleep) -> list[CheckResult]:
@@ -96,7 +96,7 @@ def run_checks(
         status[check.name] = _status_of(rows)
         for r in rows:
             if on_result:
-                on_result(r)
+                on_result(check, r)
 
     def start(check: Check) -> None:
         if on_start:
