@@ -19,6 +19,9 @@ def environment(cfg: EnvironmentConfig) -> None:
     pulumi.export("kubeconfig", infra.kubeconfig)
     pulumi.export("namespaces", {"hub": cfg.security.hub_namespace, "users": cfg.security.user_namespace})
     pulumi.export("gpuModels", cfg.gpu_models)
+    # What event stacks read through a StackReference: where and how much they may expand.
+    pulumi.export("eventGpus", [offer.model_dump(by_alias=True) for offer in cfg.event_gpus])
+    pulumi.export("nodePools", [pool.model_dump(by_alias=True, exclude_none=True) for pool in cfg.node_pools])
     for key, value in sorted(infra.outputs.items()):
         pulumi.export(key, value)
 

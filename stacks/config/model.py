@@ -270,6 +270,17 @@ class NodePool(Model):
         return self
 
 
+class EventGpuOffer(Model):
+    """GPU capacity an environment sets aside for course events: which instance type carries a
+    GPU model, and how many GPUs of it the cloud quota allows events to add in total."""
+
+    model: GpuModelName
+    flavor: str | None = None        # OpenStack flavor / OCI shape giving this GPU
+    gpus_per_node: int = Field(1, ge=1, le=16)
+    max_gpus: int = Field(ge=0)
+    availability_domains: list[str] = []
+
+
 class KindCluster(Model):
     """A local kind cluster for development (Docker and the kind CLI on the operator's machine)."""
 
@@ -340,6 +351,7 @@ class EnvironmentConfig(Model):
     kubernetes_version: str = Field("1.31", pattern=r"^1\.[0-9]+$")
     kind_cluster: KindCluster | None = None
     node_pools: list[NodePool] = []
+    event_gpus: list[EventGpuOffer] = []
     hub: Hub
     storage: Storage = Storage()
     gpu: Gpu = Gpu()
