@@ -65,8 +65,8 @@ def print_plan(result) -> None:
 
     layouts = Table(title="layouts")
     layouts.add_column("GPUs", justify="right")
-    layouts.add_column("instances per GPU")
-    layouts.add_column("nvidia.com/mig.config")
+    layouts.add_column("instances per GPU", overflow="fold")
+    layouts.add_column("nvidia.com/mig.config", no_wrap=True)
     for count, layout in result.layouts:
         layouts.add_row(str(count), " + ".join(f"{n} x {p}" for p, n in layout.items()),
                         layout_name(result.gpu, layout))
