@@ -191,7 +191,7 @@ def placement(model: str, layout: dict[str, int]) -> list[tuple[str, int]] | Non
 
 
 @lru_cache(maxsize=None)
-def _layouts(model: str) -> tuple[tuple[int, ...], ...]:
+def layout_vectors(model: str) -> tuple[tuple[int, ...], ...]:
     """Every valid non-empty layout as a count vector in profile order (found by walking placements)."""
     gpu = MODELS[model]
     slots = [(i, p, s) for i, p in enumerate(gpu.geometry) for s in p.starts
@@ -223,10 +223,10 @@ def as_dict(model: str, counts: tuple[int, ...]) -> dict[str, int]:
 def valid_layouts(model: str) -> list[dict[str, int]]:
     """Every valid non-empty layout of one GPU of `model`, in a fixed order."""
     model = canonical_model(model)
-    return [as_dict(model, c) for c in _layouts(model)]
+    return [as_dict(model, c) for c in layout_vectors(model)]
 
 
 def max_per_gpu(model: str, profile: str) -> int:
     """How many instances of `profile` fit on one GPU: the size of NVIDIA's uniform `all-<profile>`."""
     i = MODELS[model].profiles.index(profile)
-    return max(c[i] for c in _layouts(model))
+    return max(c[i] for c in layout_vectors(model))

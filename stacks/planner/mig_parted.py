@@ -14,6 +14,9 @@ A plan (`plan_config`) may use several layouts. It holds:
   order of the plan's layouts. It is correct for one node carrying all `gpus` GPUs of the
   plan (for example an 8-GPU server), and is not part of the catalog.
 A layout of `full` is a GPU with MIG disabled (`mig-enabled: false`).
+
+`mig-devices` lists counts, not start slices: mig-parted tries creation orders of the
+instances until NVML places them all, so any layout valid in `geometry` is reachable.
 """
 from __future__ import annotations
 

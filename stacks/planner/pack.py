@@ -82,7 +82,7 @@ def uniform_layout_count(model: str, demand: dict[str, int]) -> int:
 def candidate_layouts(model: str, profiles: list[str]) -> list[tuple[int, ...]]:
     """Maximal valid layouts using only `profiles`, as count vectors in the order of `profiles`."""
     index = [MODELS[model].profiles.index(p) for p in profiles]
-    projected = {tuple(c[i] for i in index) for c in geometry._layouts(model)}
+    projected = {tuple(c[i] for i in index) for c in geometry.layout_vectors(model)}
     projected.discard(tuple(0 for _ in profiles))
 
     def dominated(v: tuple[int, ...]) -> bool:
