@@ -6,6 +6,7 @@ renders of the same config are byte-identical.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 from dataclasses import dataclass
@@ -69,20 +70,38 @@ def _type_and_name(urn: str) -> str | None:
     return f"{type_}::{parts[3]}"
 
 
-def run_program(stack: str) -> list[Registered]:
-    """Validate the stack's config, then run the program under mocks and return its resources."""
+@dataclass(frozen=True)
+class Rendered:
+    """Everything one offline run of the program declared: resources and stack outputs."""
+
+    resources: list[Registered]
+    outputs: dict[str, Any]
+
+
+def run_program(stack: str) -> Rendered:
+    """Validate the stack's config, then run the program under mocks and return what it declared.
+
+    Stacks the program references (an event's environment) are rendered first, so that a
+    StackReference sees the outputs that stack would export.
+    """
     import pulumi
     from pulumi.runtime import mocks, settings
 
     path = stack_file(stack)
     raw = read_swan_keys(path)
-    validate(raw, display_path(path))  # operator-facing errors before any Pulumi machinery
+    cfg = validate(raw, display_path(path))  # operator-facing errors before any Pulumi machinery
+    references = {name: run_program(name).outputs for name in getattr(cfg, "referenced_stacks", lambda: [])()}
     config, secret_keys = to_engine_config(raw)
 
     recorded: list[Registered] = []
+    exported: dict[str, Any] = {}
 
     class Mocks(pulumi.runtime.Mocks):
         def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+            if args.typ == "pulumi:pulumi:StackReference":
+                referenced = str(args.inputs["name"]).rsplit("/", 1)[-1]
+                return referenced, {"name": args.inputs["name"], "outputs": references[referenced],
+                                    "secretOutputNames": []}
             return f"{args.name}-id", dict(args.inputs)
 
         def call(self, args: pulumi.runtime.MockCallArgs):
@@ -106,9 +125,17 @@ def run_program(stack: str) -> list[Registered]:
     @pulumi.runtime.test
     def _program():
         program.run()
+        outputs = {name: pulumi.Output.from_input(value) for name, value in settings.get_root_resource().outputs.items()}
+
+        async def keep() -> None:
+            for name, output in outputs.items():
+                secret = await output.is_secret()
+                exported[name] = SECRET_PLACEHOLDER if secret else _normalise(await output.future())
+
+        return asyncio.ensure_future(keep())
 
     _program()
-    return sorted(recorded, key=lambda r: (r.type, r.name))
+    return Rendered(sorted(recorded, key=lambda r: (r.type, r.name)), dict(sorted(exported.items())))
 
 
 def manifest(resource: Registered) -> dict | None:
@@ -129,13 +156,15 @@ def helm_release(resource: Registered) -> dict:
             "namespace": inputs.get("namespace"), "values": inputs.get("values", {})}
 
 
-def write(resources: list[Registered], out: Path) -> dict[str, int]:
-    """Write resources.json, k8s/ and helm/ under `out` (replacing an earlier render)."""
+def write(rendered: Rendered, out: Path) -> dict[str, int]:
+    """Write resources.json, k8s/ and helm/ (and the stack outputs) under `out`, replacing an earlier render."""
+    resources = rendered.resources
     if out.exists():
         shutil.rmtree(out)
     (out / "k8s").mkdir(parents=True)
     (out / "helm").mkdir()
     (out / "resources.json").write_text(json.dumps([r.to_json() for r in resources], indent=2, sort_keys=True) + "\n")
+    (out / "outputs.json").write_text(json.dumps(rendered.outputs, indent=2, sort_keys=True) + "\n")
     counts = {"resources": len(resources), "k8s": 0, "helm": 0}
     for resource in resources:
         if resource.type == HELM_RELEASE:
@@ -150,8 +179,8 @@ def write(resources: list[Registered], out: Path) -> dict[str, int]:
     return counts
 
 
-def render(stack: str, out: Path | None = None) -> tuple[Path, list[Registered]]:
+def render(stack: str, out: Path | None = None) -> tuple[Path, Rendered]:
     out = out or Path("build") / "render" / stack
-    resources = run_program(stack)
-    write(resources, out)
-    return out, resources
+    rendered = run_program(stack)
+    write(rendered, out)
+    return out, rendered

@@ -42,9 +42,10 @@ def render(stack: str = typer.Argument(..., help="Stack name: config/Pulumi.<sta
     from stacks.render import render as render_stack
 
     with console.status(f"Running the Pulumi program for {stack} under the mock engine..."):
-        folder, resources = render_stack(stack, out)
+        folder, rendered = render_stack(stack, out)
+    resources = rendered.resources
     console.print(summary_tree(stack, resources))
     k8s = len(list((folder / "k8s").iterdir()))
     helm = len(list((folder / "helm").iterdir()))
     console.print(f"Wrote {folder}/: resources.json ({len(resources)} resources), "
-                  f"k8s/ ({k8s} objects), helm/ ({helm} releases)")
+                  f"k8s/ ({k8s} objects), helm/ ({helm} releases), outputs.json ({len(rendered.outputs)} stack outputs)")
