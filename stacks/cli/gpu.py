@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-from typing import List
 
 import typer
 
@@ -15,7 +14,7 @@ app = typer.Typer(help="GPU capacity planning (MIG packing).", no_args_is_help=T
 @input_errors_exit_2
 def pack_command(
     gpu: str = typer.Option(..., "--gpu", help="GPU model, e.g. A100-40GB, H100-80GB, A30-24GB, T4."),
-    demand: List[str] = typer.Option(..., "--demand", help="PROFILE=N sessions, repeatable (e.g. 1g.5gb=60)."),
+    demand: list[str] = typer.Option(..., "--demand", help="PROFILE=N sessions, repeatable (e.g. 1g.5gb=60)."),
     as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON (with a mig-parted config)."),
 ) -> None:
     """Pack GPU demand onto the fewest GPUs of one model (exact integer programming)."""
