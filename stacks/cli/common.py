@@ -9,8 +9,8 @@ from rich.console import Console
 
 from stacks.errors import InputError
 
-console = Console()
-err_console = Console(stderr=True)
+console = Console(emoji=False)  # "swan:cloud:" must not become an emoji
+err_console = Console(stderr=True, emoji=False)
 
 F = TypeVar("F", bound=Callable)
 

@@ -239,6 +239,19 @@ class NodeGpu(Model):
     per_node: int = Field(1, ge=1, le=16)
     mig_config: str = "all-disabled"
 
+    @model_validator(mode="after")
+    def _known_layout(self) -> "NodeGpu":
+        """The layout label must name a config the gpu-operator holds (the planner's catalog)."""
+        if self.mig_config != "all-disabled":
+            from stacks.planner.mig_parted import catalog
+
+            names = catalog([self.model])["mig-configs"]
+            if self.mig_config not in names:
+                examples = ", ".join(sorted(names)[:3])
+                raise ValueError(f"migConfig '{self.mig_config}' is not a layout of {self.model} "
+                                 f"(examples: {examples}; `swan gpu pack` prints layout names)")
+        return self
+
 
 class Taint(Model):
     key: str

@@ -37,11 +37,13 @@ def software_choices(cfg: EnvironmentConfig) -> dict:
 def _gpu_resources(pool: NodePool) -> list[tuple[str, str]]:
     """(slug suffix, extended resource) a session on this pool can ask for."""
     assert pool.gpu is not None
-    if pool.gpu.mig_config == "all-disabled":
-        return [("gpu", "nvidia.com/gpu")]
-    from stacks.planner.mig_parted import catalog  # only GPU environments need the planner
+    layout = {}
+    if pool.gpu.mig_config != "all-disabled":
+        from stacks.planner.mig_parted import catalog  # only GPU environments need the planner
 
-    layout = catalog([pool.gpu.model])["mig-configs"][pool.gpu.mig_config][0]["mig-devices"]
+        layout = catalog([pool.gpu.model])["mig-configs"][pool.gpu.mig_config][0].get("mig-devices", {})
+    if not layout:  # MIG off: whole GPUs
+        return [("gpu", "nvidia.com/gpu")]
     return [(profile.replace(".", "-"), f"nvidia.com/mig-{profile}") for profile in sorted(layout)]
 
 

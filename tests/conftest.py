@@ -1,0 +1,43 @@
+"""Fixtures shared by every suite: a throw-away project folder for stack configs."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+class Project:
+    """A temporary copy of the project's Pulumi.yaml and config/, selected via SWAN_PROJECT_DIR."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.config = root / "config"
+
+    def write(self, stack: str, text: str) -> Path:
+        path = self.config / f"Pulumi.{stack}.yaml"
+        path.write_text(text)
+        return path
+
+    def write_config(self, stack: str, swan: dict, other: dict | None = None) -> Path:
+        """A stack file from `swan:` keys given without their namespace."""
+        document = {"config": {**{f"swan:{k}": v for k, v in swan.items()}, **(other or {})}}
+        return self.write(stack, yaml.safe_dump(document, sort_keys=False))
+
+    def read_swan(self, stack: str) -> dict:
+        document = yaml.safe_load((self.config / f"Pulumi.{stack}.yaml").read_text())
+        return {k.split(":", 1)[1]: v for k, v in document["config"].items() if k.startswith("swan:")}
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch) -> Project:
+    """The real config/ copied to a temp project; the cwd moves there so paths print as config/..."""
+    root = tmp_path / "project"
+    shutil.copytree(REPO / "config", root / "config")
+    shutil.copy(REPO / "Pulumi.yaml", root / "Pulumi.yaml")
+    monkeypatch.setenv("SWAN_PROJECT_DIR", str(root))
+    monkeypatch.chdir(root)
+    return Project(root)
