@@ -224,8 +224,9 @@ def certificates_valid(secrets: list[dict], days: int, now: Optional[dt.datetime
 
 # -- the checks, reading through an ApiReader ---------------------------------------------
 class ClusterVerification:
-    def __init__(self, api: ApiReader, expect: ClusterExpectations, timeout: float = 60.0):
-        self.api, self.expect, self.timeout = api, expect, timeout
+    def __init__(self, api: ApiReader, expect: ClusterExpectations, timeout: float = 60.0,
+                 now: Optional[dt.datetime] = None):
+        self.api, self.expect, self.timeout, self.now = api, expect, timeout, now
 
     def _items(self, path: str) -> list[dict]:
         return self.api.get(path).get("items", [])
@@ -273,7 +274,7 @@ class ClusterVerification:
             mk("cluster.gpu", lambda: gpu_allocatable(nodes(), e.pools)),
             mk("cluster.workloads", lambda: workloads_ready(self._workloads())),
             mk("cluster.event-pools", lambda: event_pools_declared(nodes(), e.pools)),
-            mk("cluster.tls", lambda: certificates_valid(self._tls_secrets(), e.cert_days)),
+            mk("cluster.tls", lambda: certificates_valid(self._tls_secrets(), e.cert_days, self.now)),
         ]
 
 

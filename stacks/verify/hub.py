@@ -217,8 +217,10 @@ class HubVerification:
     def discover_profiles(self) -> list[str]:
         """Session options from the hub's spawn form for a fresh test user ([] if none offered).
 
-        Without a form, the hub starts the default session right away; hub.spawn then just
-        waits for it. Any error here leaves the default session (hub.health will say why).
+        Only hubs that serve HTML pages to API tokens answer this (JupyterHub >= 4.1 sends a
+        token to the login page instead, so there the options come from --profile or the
+        stack's `verify.profiles`). On an old hub without a form the request starts the
+        default session; hub.spawn then just waits for it. Any error leaves the default session.
         """
         try:
             self._create_user(self._user(0))
@@ -285,7 +287,7 @@ class HubVerification:
         resp = self.client.api("POST", f"/users/{s.user}/server", json=body,
                                timeout=min(60.0, max(1.0, deadline.remaining())))
         if resp.status_code >= 400 and "already running" not in _message(resp):
-            self._raise_spawn_failure(s, f"{resp.status_code} {_message(resp)}")
+            self._raise_spawn_failure(s, self._failure_reason(s) or f"{resp.status_code} {_message(resp)}")
         self._wait_ready(s, deadline)
         return f"session '{s.label}' for {s.user} ready in {time.monotonic() - started:.1f}s"
 
@@ -294,6 +296,20 @@ class HubVerification:
         if _TIMEOUT_PATTERN.search(why):
             raise Flaky(detail)
         raise CheckFailed(detail)
+
+    def _failure_reason(self, s: Session) -> Optional[str]:
+        """The hub keeps the last spawn failure in the progress stream; its API error says only 'error'."""
+        try:
+            with self.client.api("GET", f"/users/{s.user}/server/progress", stream=True, timeout=(5.0, 5.0)) as resp:
+                for line in resp.iter_lines(decode_unicode=True):
+                    if line and line.startswith("data:"):
+                        event = json.loads(line[5:])
+                        if event.get("failed"):
+                            return event.get("message")
+                        return None
+        except (requests.RequestException, ValueError):
+            return None
+        return None
 
     def _wait_ready(self, s: Session, deadline: Deadline) -> None:
         """Follow the hub's spawn progress events until the server is ready or has failed."""
