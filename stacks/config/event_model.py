@@ -1,0 +1,124 @@
+"""The pydantic model of a course-event stack (`swan:kind: event`).
+
+An event borrows GPU capacity from one or more environment stacks, in order of preference,
+for a time window. Everything an operator can get wrong is caught here, with the key named:
+the window (time zones, end after start), the session (a profile the GPU model can host),
+and, when the file is checked (`swan check`, `swan render`), whether the environments named
+exist and set aside enough GPUs of that model in their `swan:eventGpus` for everyone.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, Field, ValidationInfo, field_validator
+
+from stacks.config.model import Duration, GpuModelName, Model, Name, Quantity, duration_seconds
+
+MAX_EVENT_NAME = 40  # leaves room for prefixes in object and node-group names (63 characters)
+
+
+def _no_yaml_timestamp(value: Any) -> Any:
+    """YAML turns an unquoted time into a timestamp object; Pulumi config needs it as text."""
+    if isinstance(value, (dt.datetime, dt.date)):
+        raise ValueError(f"write the time in quotes, e.g. \"{value.isoformat()}\", so that it stays text "
+                         "in the Pulumi config")
+    return value
+
+
+class Session(Model):
+    """What every participant and instructor gets: a MIG slice (or a whole GPU), cores and memory."""
+
+    gpu_model: GpuModelName
+    profile: str = Field(description="MIG profile of gpu_model (e.g. 1g.5gb), or `full` for a whole GPU")
+    cores: float = Field(2, gt=0, le=256)
+    memory: Quantity = "8Gi"
+
+    @field_validator("profile")
+    @classmethod
+    def _profile_fits_model(cls, profile: str, info: ValidationInfo) -> str:
+        from stacks.planner.geometry import MODELS
+
+        model = info.data.get("gpu_model")
+        if model is None:  # the model itself is wrong; that error is reported on its own key
+            return profile
+        known = {p.lower(): p for p in MODELS[model].profiles}
+        if profile.strip().lower() not in known:
+            raise ValueError(f"profile '{profile}' cannot run on {model}; its profiles are: "
+                             f"{', '.join(MODELS[model].profiles)}")
+        return known[profile.strip().lower()]
+
+
+class Event(Model):
+    """One course event: who, when, which session, and where the GPUs come from."""
+
+    name: Name = Field(description="short name, used in node labels, taints and object names")
+    title: str = Field(min_length=1)
+    start: AwareDatetime
+    end: AwareDatetime
+    prewarm: Duration = Field("2h", description="nodes are ready this long before the start")
+    participants: int = Field(ge=1, le=10000)
+    instructors: int = Field(0, ge=0, le=1000)
+    group: str = Field(min_length=1, description="the hub group allowed to use the event's sessions")
+    session: Session
+    # Last, so that its check sees the session and head count above.
+    environments: list[Name] = Field(min_length=1, description="environment stacks, in order of preference")
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _quoted(cls, value: Any) -> Any:
+        return _no_yaml_timestamp(value)
+
+    @field_validator("name")
+    @classmethod
+    def _short_name(cls, name: str) -> str:
+        if len(name) > MAX_EVENT_NAME:
+            raise ValueError(f"at most {MAX_EVENT_NAME} characters (it prefixes node group and object names)")
+        return name
+
+    @field_validator("end")
+    @classmethod
+    def _end_after_start(cls, end: dt.datetime, info: ValidationInfo) -> dt.datetime:
+        start = info.data.get("start")
+        if start is not None and end <= start:
+            raise ValueError(f"end {end.isoformat()} must be after start {start.isoformat()}")
+        return end
+
+    @field_validator("environments")
+    @classmethod
+    def _environments_have_room(cls, environments: list[str], info: ValidationInfo) -> list[str]:
+        """Checked when the file is read (not inside the Pulumi program, which reads the plan)."""
+        if len(set(environments)) != len(environments):
+            raise ValueError(f"each environment may be listed once, got {environments}")
+        session = info.data.get("session")
+        people = info.data.get("participants")
+        if not (info.context or {}).get("from_file") or session is None or people is None:
+            return environments
+        from stacks.events.plan import PlanError, allocate, load_environments
+
+        try:
+            envs = load_environments(environments)
+            allocate(session.gpu_model, session.profile, people + info.data.get("instructors", 0), envs)
+        except PlanError as exc:
+            raise ValueError(str(exc)) from None
+        return environments
+
+    @property
+    def sessions(self) -> int:
+        """Everyone who needs a session: participants and instructors."""
+        return self.participants + self.instructors
+
+    @property
+    def ready_by(self) -> dt.datetime:
+        return self.start - dt.timedelta(seconds=duration_seconds(self.prewarm))
+
+
+class EventConfig(Model):
+    """An event stack: `pulumi up -s event-<name>` expands environments, `pulumi destroy` shrinks them."""
+
+    kind: Literal["event"] = "event"
+    event: Event
+
+    def referenced_stacks(self) -> list[str]:
+        """Environment stacks this event reads through StackReferences (rendered first offline)."""
+        return list(self.event.environments)

@@ -1,0 +1,1 @@
+"""Course events: capacity plans, the event stacks' Pulumi program, and the events timeline."""

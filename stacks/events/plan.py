@@ -1,0 +1,181 @@
+"""The capacity plan of a course event (pure: no Pulumi, no cloud).
+
+How many GPUs is the planner's minimum for one session per participant and instructor
+(`stacks.planner.pack`, never re-derived here). Those GPUs are then placed on whole nodes of
+the environments' event offers (`swan:eventGpus`), in the event's order of preference: an
+environment takes nodes until its `maxGpus` for the model is used up, the next one takes
+the rest. Every node of a pool gets the same MIG layout, named for `nvidia.com/mig.config`.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+
+from stacks.config.event_model import Event, EventConfig, Session
+from stacks.config.model import EnvironmentConfig, EventGpuOffer
+from stacks.planner.pack import PackResult
+
+
+class PlanError(ValueError):
+    """The event cannot be placed: a missing or unsuitable environment, or too little capacity."""
+
+
+@dataclass(frozen=True)
+class NodeGroup:
+    """Nodes one environment adds for the event: one pool, one MIG layout."""
+
+    pool: str
+    environment: str
+    cloud: str
+    count: int
+    gpus_per_node: int
+    flavor: str | None
+    availability_domains: tuple[str, ...]
+    mig_config: str
+    sessions: int  # sessions these nodes host (what the event's quota allows there)
+
+    @property
+    def gpus(self) -> int:
+        return self.count * self.gpus_per_node
+
+    def to_json(self) -> dict:
+        return {"pool": self.pool, "environment": self.environment, "cloud": self.cloud, "count": self.count,
+                "gpus_per_node": self.gpus_per_node, "gpus": self.gpus, "flavor": self.flavor,
+                "availability_domains": list(self.availability_domains), "mig_config": self.mig_config,
+                "sessions": self.sessions}
+
+
+@dataclass(frozen=True)
+class EventPlan:
+    """The plan `swan event plan` prints and the event's Pulumi program builds."""
+
+    stack: str | None
+    event: Event
+    packed: PackResult
+    nodes: list[NodeGroup]
+
+    @property
+    def gpus_provisioned(self) -> int:
+        """GPUs on the planned nodes: the planner's minimum rounded up to whole nodes."""
+        return sum(n.gpus for n in self.nodes)
+
+    def to_json(self) -> dict:
+        e = self.event
+        return {
+            "event": e.name,
+            "stack": self.stack,
+            "title": e.title,
+            "group": e.group,
+            "participants": e.sessions,
+            "participants_detail": {"participants": e.participants, "instructors": e.instructors},
+            "session_profile": e.session.profile,
+            "gpu_model": e.session.gpu_model,
+            "session": {"cores": e.session.cores, "memory": e.session.memory},
+            "gpus": self.packed.gpus,
+            "lower_bound": self.packed.lower_bound,
+            "whole_gpus": self.packed.whole_gpus,
+            "gpus_provisioned": self.gpus_provisioned,
+            "layouts": [{"count": c, "mig_devices": dict(layout)} for c, layout in self.packed.layouts],
+            "nodes": [n.to_json() for n in self.nodes],
+            "window": {"ready_by": e.ready_by.isoformat(), "start": e.start.isoformat(), "end": e.end.isoformat()},
+        }
+
+
+def pool_name(event_name: str) -> str:
+    return f"event-{event_name}"
+
+
+def load_environments(names: list[str]) -> dict[str, EnvironmentConfig]:
+    """The environment stacks' configs, read offline from config/ (as `swan check` does)."""
+    from stacks.config.loader import load_stack, stack_file, stack_names
+    from stacks.errors import InputError
+
+    envs: dict[str, EnvironmentConfig] = {}
+    for name in names:
+        if not stack_file(name).is_file():
+            raise PlanError(f"no environment stack '{name}' (stacks here: {', '.join(stack_names()) or 'none'})")
+        try:
+            cfg = load_stack(name)
+        except InputError:
+            raise PlanError(f"environment stack '{name}' has config errors; run `swan check {name}`") from None
+        if not isinstance(cfg, EnvironmentConfig):
+            raise PlanError(f"stack '{name}' is a {getattr(cfg, 'kind', '?')} stack, not an environment")
+        envs[name] = cfg
+    return envs
+
+
+def event_offer(name: str, env: EnvironmentConfig, model: str) -> EventGpuOffer:
+    """The environment's offer for `model`, or a PlanError saying why there is none."""
+    if env.cloud == "kind":
+        raise PlanError(f"environment '{name}' is a kind cluster: it cannot grow, so events cannot add GPU "
+                        "nodes there; name an OpenStack or OCI environment")
+    for offer in env.event_gpus:
+        if offer.model == model:
+            return offer
+    offered = ", ".join(o.model for o in env.event_gpus) or "nothing"
+    raise PlanError(f"environment '{name}' offers no {model} GPUs for events "
+                    f"(its swan:eventGpus offers: {offered})")
+
+
+def allocate(model: str, profile: str, sessions: int, envs: dict[str, EnvironmentConfig],
+             pool: str = "event") -> tuple[PackResult, list[NodeGroup]]:
+    """The planner's minimum for `sessions` x `profile`, placed on whole nodes, environments in order."""
+    from stacks.planner.mig_parted import layout_name
+    from stacks.planner.pack import pack
+
+    offers = {name: event_offer(name, env, model) for name, env in envs.items()}
+    packed = pack(model, {profile: sessions})
+    used = {name: 0 for name in envs}
+    nodes: list[NodeGroup] = []
+    seats_left = sessions
+    for i, (count, layout) in enumerate(packed.layouts):
+        name_of_pool = pool if len(packed.layouts) == 1 else f"{pool}-{i + 1}"
+        missing = count
+        for env_name, env in envs.items():
+            offer = offers[env_name]
+            room_nodes = (offer.max_gpus - used[env_name]) // offer.gpus_per_node
+            take = min(math.ceil(missing / offer.gpus_per_node), room_nodes) if missing > 0 else 0
+            if take <= 0:
+                continue
+            gpus = take * offer.gpus_per_node
+            used[env_name] += gpus
+            missing -= gpus
+            seats = min(gpus * layout.get(profile, 0), seats_left)
+            seats_left -= seats
+            nodes.append(NodeGroup(
+                pool=name_of_pool, environment=env_name, cloud=env.cloud, count=take,
+                gpus_per_node=offer.gpus_per_node, flavor=offer.flavor,
+                availability_domains=tuple(offer.availability_domains),
+                mig_config=layout_name(model, layout), sessions=seats))
+        if missing > 0:
+            room = ", ".join(f"{n}: {offers[n].max_gpus // offers[n].gpus_per_node * offers[n].gpus_per_node}"
+                             for n in envs)
+            raise PlanError(f"{sessions} sessions of {profile} need {packed.gpus} {model} GPUs, more than the "
+                            f"environments offer for events in whole nodes ({room}); add an environment or "
+                            "raise its swan:eventGpus maxGpus")
+    return packed, nodes
+
+
+def plan_event(cfg: EventConfig, envs: dict[str, EnvironmentConfig] | None = None,
+               stack: str | None = None) -> EventPlan:
+    """The event's plan; environments are read from config/ unless given."""
+    event = cfg.event
+    if envs is None:
+        envs = load_environments(event.environments)
+    else:
+        envs = {name: envs[name] for name in event.environments}
+    packed, nodes = allocate(event.session.gpu_model, event.session.profile, event.sessions, envs,
+                             pool=pool_name(event.name))
+    return EventPlan(stack=stack, event=event, packed=packed, nodes=nodes)
+
+
+def session_resource(session: Session) -> str:
+    """The extended resource one session asks for: a MIG device, or a whole GPU."""
+    from stacks.planner.geometry import FULL
+
+    return "nvidia.com/gpu" if session.profile == FULL else f"nvidia.com/mig-{session.profile}"
+
+
+def is_over(event: Event, now: dt.datetime) -> bool:
+    return event.end <= now
