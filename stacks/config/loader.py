@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from stacks.config.event_model import EventConfig
 from stacks.config.model import SECRET_PLACEHOLDER, EnvironmentConfig, Secret
 from stacks.errors import InputError, Problem
 
@@ -21,6 +22,7 @@ NAMESPACE = "swan"
 
 # Stack kinds (`swan:kind`) and the model each one is validated against.
 STACK_MODELS: dict[str, type[BaseModel]] = {"environment": EnvironmentConfig}
+STACK_MODELS["event"] = EventConfig
 
 
 def project_dir() -> Path:
