@@ -117,6 +117,7 @@ def run_program(stack: str) -> Rendered:
 
     from stacks import program
 
+    asyncio.set_event_loop(asyncio.new_event_loop())  # the SDK runs on the current loop; start clean
     settings.set_root_resource(None)  # set_mocks keeps the first root stack otherwise
     pulumi.runtime.set_all_config(config, secret_keys)
     monitor = RecordingMonitor(Mocks())
