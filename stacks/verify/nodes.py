@@ -37,8 +37,10 @@ def rows_from_suite_results(results) -> list[CheckResult]:
             rows.append(CheckResult(f"nodes.{suite}@{host}", "nodes", Status.FAIL, seconds,
                                     f"{len(failed)} of {len(tests)} tests failed: {detail}"))
         else:
+            skipped = sum(1 for t in tests if getattr(t, "skipped", False) or (isinstance(t, dict) and t.get("skipped")))
+            note = f" ({skipped} not applicable)" if skipped else ""
             rows.append(CheckResult(f"nodes.{suite}@{host}", "nodes", Status.PASS, seconds,
-                                    f"{len(tests)} tests passed"))
+                                    f"{len(tests)} tests passed{note}"))
     return rows
 
 

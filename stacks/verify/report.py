@@ -85,7 +85,8 @@ def to_prometheus(results: list[CheckResult], labels: Optional[dict[str, str]] =
         out.append(f"# HELP {name} {help_}")
         out.append(f"# TYPE {name} {kind}")
         for extra, value in samples:
-            out.append(f"{name}{_labels({**base, **extra})} {value:g}")
+            text = str(int(value)) if float(value).is_integer() else repr(float(value))
+            out.append(f"{name}{_labels({**base, **extra})} {text}")
 
     per_check = lambda r: {"check": r.name, "group": r.group}  # noqa: E731
     metric("swan_verify_success", "gauge", "1 if no check failed in the last run, else 0.",

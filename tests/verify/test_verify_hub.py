@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from conftest import SWAN, swan_verify
+from verify_support import SWAN, swan_verify
 
 pytestmark = pytest.mark.hub
 

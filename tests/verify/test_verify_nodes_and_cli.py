@@ -1,0 +1,132 @@
+"""Node check glue, bad arguments (exit 2 naming the option), stack outputs, profile parsing."""
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+
+import pytest
+
+from stacks.errors import InputError
+from stacks.verify.hub import is_gpu_profile, profiles_in_form
+from stacks.verify.model import Status
+from stacks.verify.nodes import node_checks, rows_from_suite_results
+from stacks.verify.runner import run_checks
+from stacks.verify.stack import read_stack_outputs, verify_settings
+from verify_support import EXPECT, PROFILE_FORM, swan_verify
+
+
+@dataclass
+class Result:  # the shape stacks.nodes.run_node_suites returns
+    host: str
+    suite: str
+    test: str
+    passed: bool
+    seconds: float
+    detail: str = ""
+    skipped: bool = False
+
+
+SUITE_RESULTS = [
+    Result("node-1", "common", "test_chrony_running", True, 0.5),
+    Result("node-1", "common", "test_sysctl", True, 0.1, "skipped: container", True),
+    Result("node-1", "cvmfs_client", "test_repo_mounted", False, 1.5, "AssertionError: /cvmfs/sft.cern.ch not mounted"),
+    Result("node-1", "cvmfs_client", "test_config", True, 0.2),
+    Result("node-2", "common", "test_chrony_running", True, 0.4),
+]
+
+
+def test_suite_results_become_one_row_per_host_and_suite():
+    rows = rows_from_suite_results(SUITE_RESULTS)
+    assert [(r.name, r.status) for r in rows] == [
+        ("nodes.common@node-1", Status.PASS), ("nodes.cvmfs_client@node-1", Status.FAIL),
+        ("nodes.common@node-2", Status.PASS)]
+    assert rows[0].detail == "2 tests passed (1 not applicable)"
+    assert rows[1].detail == "1 of 2 tests failed: test_repo_mounted: AssertionError: /cvmfs/sft.cern.ch not mounted"
+
+
+def test_node_check_passes_inventory_and_limit_to_the_suites(tmp_path):
+    calls = []
+
+    def runner(inventory, limit=None):
+        calls.append((inventory, limit))
+        return SUITE_RESULTS
+
+    results = run_checks(node_checks("inv.yml", limit="gpu", runner=runner))
+    assert calls == [("inv.yml", "gpu")]
+    assert [r.status for r in results].count(Status.FAIL) == 1
+
+
+def test_node_check_without_the_suites_module_fails_clearly(monkeypatch):
+    monkeypatch.setitem(sys.modules, "stacks.nodes", None)  # as if stacks/nodes were absent
+    [row] = run_checks(node_checks("inv.yml"))
+    assert row.status is Status.FAIL and row.name == "nodes.suites"
+    assert row.detail.startswith("node suites unavailable: cannot import stacks.nodes.run_node_suites")
+
+
+def test_node_check_with_no_results_fails():
+    [row] = run_checks(node_checks("inv.yml", runner=lambda inv, limit=None: []))
+    assert row.status is Status.FAIL and "no results" in row.detail
+
+
+@pytest.mark.parametrize("args, env, option", [
+    (["--only", "hub,gpus"], {}, "--only: unknown group(s) gpus"),
+    (["--hub-url", "http://127.0.0.1:1", "--token-env", "SWAN_TEST_UNSET_TOKEN"], {}, "--token-env: environment variable SWAN_TEST_UNSET_TOKEN"),
+    (["--hub-url", "http://127.0.0.1:1"], {}, "--token-env: needed with --hub-url"),
+    (["--kubeconfig", "/nonexistent/kubeconfig"], {}, "--kubeconfig: cannot read file /nonexistent/kubeconfig"),
+    (["--inventory", "/nonexistent/hosts.yml"], {}, "--inventory: cannot read file"),
+    (["--only", "cluster"], {"KUBERNETES_SERVICE_HOST": ""}, "--kubeconfig: needed for the cluster checks"),
+    (["--only", "hub"], {}, "--hub-url: needed for the hub checks"),
+    (["--json", "/nonexistent/dir/out.json"], {}, "--json: directory of /nonexistent/dir/out.json does not exist"),
+    (["--metrics-label", "novalue"], {}, "--metrics-label: 'novalue' is not KEY=VALUE"),
+])
+def test_bad_arguments_exit_2_naming_the_option(args, env, option):
+    proc = swan_verify(*args, env=env)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert option in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_bad_expectations_file_exits_2_naming_the_key(tmp_path):
+    kc = tmp_path / "kubeconfig"
+    kc.write_text("apiVersion: v1\nkind: Config\ncurrent-context: x\ncontexts: [{name: x, context: {cluster: c, user: u}}]\n"
+                  "clusters: [{name: c, cluster: {server: 'http://127.0.0.1:9'}}]\nusers: [{name: u, user: {token: t}}]\n")
+    exp = tmp_path / "exp.yaml"
+    exp.write_text("pools: [{name: ev, gpu: {nvidia.com/gpu: many}}]\n")
+    proc = swan_verify("--only", "cluster", "--kubeconfig", str(kc), "--expect", str(exp))
+    assert proc.returncode == 2
+    assert f"{exp}: pools[0].gpu.nvidia.com/gpu: must be a whole number" in proc.stderr
+
+
+def test_groups_without_input_are_skipped_with_the_reason(tmp_path):
+    out = tmp_path / "out.json"
+    proc = swan_verify("--json", str(out), env={"KUBERNETES_SERVICE_HOST": ""})
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(out.read_text())
+    assert report["skipped"] == len(report["checks"]) and report["failed"] == 0
+    reasons = {c["group"]: c["detail"] for c in report["checks"]}
+    assert reasons == {"hub": "no --hub-url given", "cluster": "no --kubeconfig given", "nodes": "no --inventory given"}
+
+
+def test_stack_mode_without_the_pulumi_cli_is_a_clear_input_error(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(InputError, match="the pulumi CLI is not on PATH"):
+        read_stack_outputs("prod")
+
+
+def test_stack_verify_output_is_read_and_checked():
+    settings = verify_settings({"verify": {"hub_url": "https://swan.example.org", "profiles": ["cpu"]}}, "prod")
+    assert settings["hub_url"] == "https://swan.example.org"
+    with pytest.raises(InputError, match="no `verify` output"):
+        verify_settings({}, "prod")
+    with pytest.raises(InputError, match="verify.hubUrl: unknown key"):
+        verify_settings({"verify": {"hubUrl": "x"}}, "prod")
+
+
+def test_session_options_are_read_from_a_profile_form():
+    assert profiles_in_form(PROFILE_FORM) == ["cpu", "bigmem", "gpu-a100"]
+    select = '<select name="profile"><option value="lcg107">LCG 107</option><option value="gpu">GPU</option></select>' \
+             '<select name="cores"><option value="4">4</option></select>'
+    assert profiles_in_form(select) == ["lcg107", "gpu"]
+    assert is_gpu_profile("gpu-a100", []) and is_gpu_profile("ml101", ["ml101"])
+    assert not is_gpu_profile("cpu", []) and not is_gpu_profile(None, ["cpu"])
