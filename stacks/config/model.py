@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, ValidationInfo, WithJsonSchema,
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, ValidationError, ValidationInfo,
+                      WithJsonSchema,
                       field_validator, model_validator)
 from pydantic.alias_generators import to_camel
 
@@ -356,6 +357,9 @@ class Verification(Model):
     token_secret: str = "swan-verify-token"
 
 
+from stacks.config.clouds import Oci, OpenStack, cloud_problems  # noqa: E402 (clouds.py builds on Model)
+
+
 class EnvironmentConfig(Model):
     """An environment stack (kind, OpenStack or OCI): everything `pulumi up -s <env>` builds."""
 
@@ -363,6 +367,8 @@ class EnvironmentConfig(Model):
     cloud: Literal["kind", "openstack", "oci"]
     kubernetes_version: str = Field("1.31", pattern=r"^1\.[0-9]+$")
     kind_cluster: KindCluster | None = None
+    openstack: OpenStack | None = None
+    oci: Oci | None = None
     node_pools: list[NodePool] = []
     event_gpus: list[EventGpuOffer] = []
     hub: Hub
@@ -381,6 +387,8 @@ class EnvironmentConfig(Model):
         names = [p.name for p in self.node_pools]
         if len(set(names)) != len(names):
             raise ValueError(f"nodePools names must be unique, got {names}")
+        if problems := cloud_problems(self):  # the cloud section matches `cloud`; Magnum/OKE limits
+            raise ValidationError.from_exception_data(type(self).__name__, problems)
         return self
 
     @property
