@@ -21,5 +21,8 @@ test: $(STAMP)  ## the whole test suite
 bench: $(STAMP)  ## benchmarks (print numbers, assert nothing)
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
+schema: $(STAMP)  ## regenerate config/swan-stack.schema.json from the config models
+	$(BIN)/python -m stacks.config.schema
+
 clean:
 	rm -rf build

@@ -1,0 +1,35 @@
+"""The committed JSON schema matches the models, and accepts exactly the files `swan check` accepts."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+from stacks.config.schema import SCHEMA_FILE, schema_text
+
+CONFIG = Path(__file__).resolve().parents[2] / "config"
+
+
+def validator() -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(json.loads((CONFIG / SCHEMA_FILE).read_text()))
+
+
+def test_committed_schema_is_in_sync_with_the_models():
+    assert (CONFIG / SCHEMA_FILE).read_text() == schema_text(), "run `make schema` and commit the result"
+
+
+def test_every_committed_stack_file_validates_in_an_editor():
+    for path in sorted(CONFIG.glob("Pulumi.*.yaml")):
+        errors = [e.message for e in validator().iter_errors(yaml.safe_load(path.read_text()))]
+        assert not errors, f"{path.name}: {errors}"
+
+
+def test_editor_flags_unknown_keys_and_plain_text_secrets():
+    document = yaml.safe_load((CONFIG / "Pulumi.kind.yaml").read_text())
+    document["config"]["swan:hubb"] = {}
+    assert list(validator().iter_errors(document))
+    document = yaml.safe_load((CONFIG / "Pulumi.kind.yaml").read_text())
+    document["config"]["swan:storage"]["eos"] = {"enabled": True, "keytab": "plain text"}
+    assert list(validator().iter_errors(document))
