@@ -105,7 +105,9 @@ def run_program(stack: str) -> Rendered:
             return f"{args.name}-id", dict(args.inputs)
 
         def call(self, args: pulumi.runtime.MockCallArgs):
-            return {}
+            # Look-ups by name (OpenStack's external network) get a stable id; other invokes return {}.
+            name = args.args.get("name")
+            return {"id": f"{name}-id", "name": name} if isinstance(name, str) else {}
 
     class RecordingMonitor(mocks.MockMonitor):
         def RegisterResource(self, request):
