@@ -13,6 +13,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(gpu.app, name="gpu")
+app.add_typer(__import__("stacks.cli.event", fromlist=["app"]).app, name="event")
 
 app.command("check")(check.check)
 app.command("render")(render.render)

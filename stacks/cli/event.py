@@ -1,0 +1,98 @@
+"""`swan event ...`: course events on the command line (glue over stacks.events)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from stacks.cli.common import console, input_errors_exit_2
+
+app = typer.Typer(help="Course events: capacity plans and the events timeline.", no_args_is_help=True)
+
+
+def _event_plan(stack: str):
+    """Load an event stack and plan it; problems become `path: key: message` lines (exit 2)."""
+    from stacks.config.event_model import EventConfig
+    from stacks.config.loader import display_path, load_stack, stack_file
+    from stacks.errors import InputError, Problem
+    from stacks.events.plan import PlanError, plan_event
+
+    cfg = load_stack(stack)
+    if not isinstance(cfg, EventConfig):
+        raise InputError(Problem(display_path(stack_file(stack)), "swan:kind",
+                                 f"'{stack}' is a {cfg.kind} stack; `swan event plan` needs swan:kind: event"))
+    try:
+        return plan_event(cfg, stack=stack)
+    except PlanError as exc:
+        raise InputError(Problem(display_path(stack_file(stack)), "swan:event.environments", str(exc))) from None
+
+
+@app.command("plan")
+@input_errors_exit_2
+def plan_command(
+    stack: str = typer.Argument(..., help="An event stack, e.g. event-ml-workshop."),
+    as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON."),
+    chart: Optional[Path] = typer.Option(None, "--chart", help="Also draw the plan as a PNG."),
+) -> None:
+    """The event's capacity plan: GPUs (the planner's minimum), MIG layouts, nodes per environment, window."""
+    plan = _event_plan(stack)
+    if chart is not None:
+        from stacks.events.timeline import plan_chart
+
+        plan_chart(plan, chart)
+    if as_json:
+        typer.echo(json.dumps(plan.to_json(), indent=2))
+        return
+    print_plan(plan)
+    if chart is not None:
+        console.print(f"chart: {chart}")
+
+
+def print_plan(plan) -> None:
+    from rich.table import Table
+
+    e = plan.event
+    head = Table(title=f"{plan.stack or e.name}: {e.title}", show_header=False)
+    head.add_column(style="bold")
+    head.add_column()
+    head.add_row("group", e.group)
+    head.add_row("sessions", f"{e.sessions} ({e.participants} participants + {e.instructors} instructors)")
+    head.add_row("session", f"{e.session.gpu_model} {e.session.profile}, {e.session.cores:g} cores, {e.session.memory}")
+    head.add_row("nodes ready by", e.ready_by.isoformat())
+    head.add_row("window", f"{e.start.isoformat()} to {e.end.isoformat()}")
+    head.add_row("GPUs (planner minimum)", f"{plan.packed.gpus} (lower bound {plan.packed.lower_bound}; "
+                                             f"one GPU per session would need {plan.packed.whole_gpus})")
+    head.add_row("GPUs on whole nodes", str(plan.gpus_provisioned))
+    console.print(head)
+
+    nodes = Table(title="nodes")
+    for column in ("environment", "cloud", "pool", "nodes", "GPUs/node", "flavor", "sessions", "nvidia.com/mig.config"):
+        nodes.add_column(column, justify="right" if column in ("nodes", "GPUs/node", "sessions") else "left",
+                         overflow="fold")
+    for n in plan.nodes:
+        nodes.add_row(n.environment, n.cloud, n.pool, str(n.count), str(n.gpus_per_node), n.flavor or "-",
+                      str(n.sessions), n.mig_config)
+    console.print(nodes)
+
+
+@app.command("timeline")
+@input_errors_exit_2
+def timeline_command(
+    out: Path = typer.Option(Path("build/events-timeline.png"), "--out", help="Where to write the PNG."),
+) -> None:
+    """Chart every event stack over time: GPU demand against each environment's event capacity."""
+    from stacks.events.calendar import load_event_plans
+    from stacks.events.timeline import timeline_chart
+
+    plans, capacity = load_event_plans()
+    if not plans:
+        from stacks.config.loader import config_dir
+        from stacks.errors import InputError, Problem
+
+        raise InputError(Problem(str(config_dir()), "", "no event stacks (swan:kind: event) found"))
+    overloads = timeline_chart(plans, capacity, out)
+    console.print(f"wrote {out}: {len(plans)} events")
+    for o in overloads:
+        console.print(f"[red]over capacity[/red] {o.describe()}", highlight=False)

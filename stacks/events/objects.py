@@ -1,0 +1,125 @@
+"""What an event declares in an environment's cluster, as plain data (pure, no Pulumi).
+
+- Node labels and taints of the event's GPU nodes. SWAN's convention: a `swan-events` taint
+  keeps every ordinary session off event nodes, a `swan-events` label marks them, and a
+  per-event label (`swan.cern.ch/event=<name>`) lets one event's sessions select its own
+  nodes, so two events never share nodes. The MIG layout is the `nvidia.com/mig.config` label.
+- A PriorityClass per event, used only to scope a ResourceQuota in the user namespace to the
+  event's sessions (value 0, never preempts): the event gets exactly its seats.
+- The hub profile ConfigMap the hub's event-profile snippet reads
+  (`stacks/platform_layer/hub_event_profiles.py`): shown to the event's group from
+  `ready_by` until `end`.
+"""
+from __future__ import annotations
+
+import json
+
+from stacks.config.event_model import Event
+from stacks.config.model import EnvironmentConfig, quantity_value
+from stacks.events.plan import NodeGroup, session_resource
+from stacks.infra.pools import GPU_MODEL_LABEL, GPU_TAINT_KEY, MIG_CONFIG_LABEL, POOL_LABEL
+from stacks.platform_layer.hub_event_profiles import EVENT_PROFILE_LABEL
+from stacks.platform_layer.k8s import meta
+
+EVENTS_KEY = "swan-events"          # label and taint of every event node (SWAN's convention)
+EVENT_LABEL = "swan.cern.ch/event"  # which event a node (or session pod) belongs to
+
+
+def object_name(event: Event) -> str:
+    """Name of the event's PriorityClass, ResourceQuota and profile ConfigMap."""
+    return f"swan-event-{event.name}"
+
+
+def node_labels(event: Event, group: NodeGroup) -> dict[str, str]:
+    return {
+        POOL_LABEL: group.pool,
+        GPU_MODEL_LABEL: event.session.gpu_model,
+        MIG_CONFIG_LABEL: group.mig_config,
+        EVENTS_KEY: "true",
+        EVENT_LABEL: event.name,
+    }
+
+
+def node_taints() -> list[dict[str, str]]:
+    return [
+        {"key": EVENTS_KEY, "value": "true", "effect": "NoSchedule"},
+        {"key": GPU_TAINT_KEY, "value": "present", "effect": "NoSchedule"},
+    ]
+
+
+def session_tolerations() -> list[dict[str, str]]:
+    return [{"key": t["key"], "operator": "Exists", "effect": t["effect"]} for t in node_taints()]
+
+
+def priority_class(event: Event) -> dict:
+    return {
+        "apiVersion": "scheduling.k8s.io/v1",
+        "kind": "PriorityClass",
+        "metadata": meta(object_name(event), labels={EVENT_LABEL: event.name}),
+        "value": 0,
+        "globalDefault": False,
+        "preemptionPolicy": "Never",
+        "description": f"Sessions of the course event '{event.title}'; scopes its ResourceQuota.",
+    }
+
+
+def resource_quota(event: Event, group_sessions: int, namespace: str) -> dict:
+    """At most `group_sessions` sessions of the event in this cluster, with their GPU, cores and memory."""
+    s = event.session
+    memory = int(quantity_value(s.memory)) * group_sessions
+    cores = s.cores * group_sessions
+    return {
+        "apiVersion": "v1",
+        "kind": "ResourceQuota",
+        "metadata": meta(object_name(event), namespace, labels={EVENT_LABEL: event.name}),
+        "spec": {
+            "hard": {
+                "pods": str(group_sessions),
+                f"requests.{session_resource(s)}": str(group_sessions),
+                "limits.cpu": f"{cores:g}",
+                "limits.memory": str(memory),
+            },
+            "scopeSelector": {"matchExpressions": [
+                {"scopeName": "PriorityClass", "operator": "In", "values": [object_name(event)]}]},
+        },
+    }
+
+
+def hub_profile(event: Event, env: EnvironmentConfig) -> dict:
+    """The KubeSpawner profile of the event's session, pinned to the event's nodes."""
+    from stacks.platform_layer.hub_values import software_choices
+
+    s = event.session
+    memory = int(quantity_value(s.memory))
+    what = "a whole GPU" if s.profile == "full" else f"MIG {s.profile}"
+    return {
+        "slug": f"event-{event.name}",
+        "display_name": f"{event.title}: {s.gpu_model} {what}, {s.cores:g} cores, {s.memory} memory",
+        "description": f"Course event {event.start.isoformat()} to {event.end.isoformat()}",
+        "kubespawner_override": {
+            "cpu_limit": s.cores, "cpu_guarantee": s.cores / 4,
+            "mem_limit": memory, "mem_guarantee": memory // 2,
+            "extra_resource_limits": {session_resource(s): "1"},
+            "node_selector": {EVENT_LABEL: event.name},
+            "tolerations": session_tolerations(),
+            "priority_class_name": object_name(event),
+            "extra_labels": {EVENT_LABEL: event.name},
+        },
+        "profile_options": software_choices(env),
+    }
+
+
+def profile_document(event: Event, env: EnvironmentConfig) -> dict:
+    """`profile.json` of the ConfigMap: who may see the profile, and when."""
+    return {"group": event.group, "opens": event.ready_by.isoformat(), "closes": event.end.isoformat(),
+            "profile": hub_profile(event, env)}
+
+
+def profile_config_map(event: Event, env: EnvironmentConfig) -> dict:
+    namespace = env.security.user_namespace
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": meta(object_name(event), namespace, labels={EVENT_PROFILE_LABEL: "true", EVENT_LABEL: event.name}),
+        "data": {"profile.json": json.dumps(profile_document(event, env), indent=2, sort_keys=True) + "\n"},
+    }
