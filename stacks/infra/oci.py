@@ -1,0 +1,151 @@
+"""OCI infrastructure: VCN, gateways, subnets, an OKE cluster and its node pools, and their provider.
+
+The only module that imports pulumi_oci, and only the submodules it uses (the SDK is slow to
+import). Credentials come from the OCI provider's own sources (~/.oci/config, OCI_* variables or
+secret `oci:*` provider config); the stack config only names the region and compartment.
+Pure decisions live in `oci_network`.
+"""
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from stacks.config.model import EnvironmentConfig
+from stacks.infra import Infra
+from stacks.infra import oci_network as net
+
+
+class OciNetwork(pulumi.ComponentResource):
+    """VCN with internet, NAT and service gateways, two route tables, three subnets with security lists."""
+
+    def __init__(self, name: str, cfg: EnvironmentConfig, provider: pulumi.ProviderResource,
+                 opts: pulumi.ResourceOptions | None = None):
+        super().__init__("swan:infra:OciNetwork", name, None, opts)
+        from pulumi_oci import core
+
+        oci = cfg.oci
+        assert oci is not None
+        here = pulumi.ResourceOptions(parent=self, provider=provider)
+        compartment, prefix = oci.compartment_id, oci.cluster_name
+        self.vcn = core.Vcn("vcn", compartment_id=compartment, cidr_blocks=[oci.vcn_cidr],
+                            display_name=f"{prefix}-vcn", dns_label=prefix.replace("-", "")[:15], opts=here)
+        vcn_id = self.vcn.id
+        gateways = {
+            "internet": core.InternetGateway("internet-gateway", compartment_id=compartment, vcn_id=vcn_id,
+                                             display_name=f"{prefix}-igw", enabled=True, opts=here),
+            "nat": core.NatGateway("nat-gateway", compartment_id=compartment, vcn_id=vcn_id,
+                                   display_name=f"{prefix}-nat", opts=here),
+            "service": core.ServiceGateway("service-gateway", compartment_id=compartment, vcn_id=vcn_id,
+                                           display_name=f"{prefix}-sgw",
+                                           services=[{"service_id": oci.oracle_services.service_id}], opts=here),
+        }
+        tables = {
+            table: core.RouteTable(
+                f"routes-{table}", compartment_id=compartment, vcn_id=vcn_id, display_name=f"{prefix}-{table}",
+                route_rules=[{**rule, "network_entity_id": gateways[rule["network_entity_id"]].id} for rule in rules],
+                opts=here)
+            for table, rules in net.route_rules(oci).items()
+        }
+        lists = {
+            subnet: core.SecurityList(
+                f"security-{subnet}", compartment_id=compartment, vcn_id=vcn_id, display_name=f"{prefix}-{subnet}",
+                ingress_security_rules=rules["ingress"], egress_security_rules=rules["egress"], opts=here)
+            for subnet, rules in net.security_lists(oci).items()
+        }
+        layout = {  # subnet: (cidr, route table, public)
+            "api": (oci.api_subnet_cidr, "public", True),
+            "nodes": (oci.node_subnet_cidr, "private", False),
+            "lb": (oci.lb_subnet_cidr, "public", True),
+        }
+        self.subnets = {
+            subnet: core.Subnet(
+                f"subnet-{subnet}", compartment_id=compartment, vcn_id=vcn_id, cidr_block=cidr,
+                display_name=f"{prefix}-{subnet}", dns_label=subnet, route_table_id=tables[table].id,
+                security_list_ids=[lists[subnet].id], prohibit_public_ip_on_vnic=not public, opts=here)
+            for subnet, (cidr, table, public) in layout.items()
+        }
+        self.register_outputs({"vcnId": vcn_id})
+
+
+class OciInfra(pulumi.ComponentResource):
+    """Network, OKE cluster (enhanced, flannel), one node pool per config pool, autoscaler add-on."""
+
+    def __init__(self, name: str, cfg: EnvironmentConfig, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("swan:infra:Oci", name, None, opts)
+        import pulumi_oci
+        from pulumi_oci import containerengine
+
+        oci = cfg.oci
+        assert oci is not None
+        provider = pulumi_oci.Provider("oci", region=oci.region, opts=pulumi.ResourceOptions(parent=self))
+        here = pulumi.ResourceOptions(parent=self, provider=provider)
+        self.network = OciNetwork("network", cfg, provider, pulumi.ResourceOptions(parent=self))
+        subnets = self.network.subnets
+        self.cluster = containerengine.Cluster(
+            "cluster", compartment_id=oci.compartment_id, name=oci.cluster_name,
+            kubernetes_version=oci.kubernetes_version, vcn_id=self.network.vcn.id, type="ENHANCED_CLUSTER",
+            endpoint_config={"subnet_id": subnets["api"].id, "is_public_ip_enabled": True},
+            cluster_pod_network_options=[{"cni_type": net.CNI}],
+            options={
+                "service_lb_subnet_ids": [subnets["lb"].id],
+                "kubernetes_network_config": {"pods_cidr": oci.pods_cidr, "services_cidr": oci.services_cidr},
+                "add_ons": {"is_kubernetes_dashboard_enabled": False, "is_tiller_enabled": False},
+            },
+            opts=here)
+        self.node_pools = {}
+        for pool in cfg.node_pools:
+            shape_config = {"ocpus": pool.ocpus, "memory_in_gbs": pool.memory_gb} if net.is_flex(pool) else None
+            self.node_pools[pool.name] = containerengine.NodePool(
+                f"nodepool-{pool.name}", cluster_id=self.cluster.id, compartment_id=oci.compartment_id,
+                name=pool.name, kubernetes_version=oci.kubernetes_version, node_shape=pool.flavor,
+                node_shape_config=shape_config,
+                node_source_details={"source_type": "IMAGE", "image_id": net.node_image(pool, oci),
+                                     "boot_volume_size_in_gbs": str(oci.boot_volume_gb)},
+                node_config_details={
+                    "size": pool.count,
+                    "placement_configs": [{"availability_domain": ad, "subnet_id": subnets["nodes"].id}
+                                          for ad in net.placement_domains(pool, oci)],
+                    "node_pool_pod_network_option_details": {"cni_type": net.CNI},
+                    "is_pv_encryption_in_transit_enabled": True,
+                },
+                initial_node_labels=net.initial_node_labels(pool),
+                node_metadata=net.node_metadata(pool, oci),
+                ssh_public_key=oci.ssh_public_key,
+                opts=here)
+        scaled = [pool for pool in cfg.node_pools if net.autoscaled(pool)]
+        if scaled:
+            # OKE's cluster-autoscaler add-on; workload identity, because pods cannot reach the
+            # metadata service (instance principals) on these nodes.
+            nodes = pulumi.Output.all(*[self.node_pools[p.name].id for p in scaled]).apply(
+                lambda ids: ",".join(f"{low}:{high}:{pool_id}" for pool_id, (low, high)
+                                     in zip(ids, [net.autoscaler_bounds(p) for p in scaled])))
+            containerengine.Addon(
+                "cluster-autoscaler", cluster_id=self.cluster.id, addon_name="ClusterAutoscaler",
+                remove_addon_resources_on_delete=True,
+                configurations=[{"key": "nodes", "value": nodes}, {"key": "authType", "value": "workload"}],
+                opts=here)
+        kubeconfig = containerengine.get_cluster_kube_config_output(
+            cluster_id=self.cluster.id, token_version="2.0.0",
+            opts=pulumi.InvokeOutputOptions(parent=self, provider=provider))
+        self.kubeconfig = pulumi.Output.secret(kubeconfig.content)
+        self.provider = k8s.Provider("oci-k8s", kubeconfig=self.kubeconfig, enable_server_side_apply=True,
+                                     opts=pulumi.ResourceOptions(parent=self))
+        self.register_outputs({"clusterId": self.cluster.id})
+
+
+def build(cfg: EnvironmentConfig) -> Infra:
+    infra = OciInfra("oci", cfg)
+    oci = cfg.oci
+    assert oci is not None
+    return Infra(provider=infra.provider, kubeconfig=infra.kubeconfig, outputs={
+        "clusterId": infra.cluster.id,
+        "clusterName": oci.cluster_name,
+        "compartmentId": oci.compartment_id,
+        "region": oci.region,
+        "vcnId": infra.network.vcn.id,
+        "nodeSubnetId": infra.network.subnets["nodes"].id,
+        "availabilityDomains": list(oci.availability_domains),
+        "kubernetesVersion": oci.kubernetes_version,
+        "nodeImageId": oci.node_image_id,
+        "gpuNodeImageId": oci.gpu_node_image_id,
+    })
