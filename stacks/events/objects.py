@@ -15,9 +15,9 @@ from __future__ import annotations
 import json
 
 from stacks.config.event_model import Event
-from stacks.config.model import EnvironmentConfig, quantity_value
+from stacks.config.model import EnvironmentConfig, NodeGpu, NodePool, Taint, quantity_value
 from stacks.events.plan import NodeGroup, session_resource
-from stacks.infra.pools import GPU_MODEL_LABEL, GPU_TAINT_KEY, MIG_CONFIG_LABEL, POOL_LABEL
+from stacks.infra.pools import GPU_TAINT_KEY, pool_labels, pool_taints
 from stacks.platform_layer.hub_event_profiles import EVENT_PROFILE_LABEL
 from stacks.platform_layer.k8s import meta
 
@@ -30,25 +30,27 @@ def object_name(event: Event) -> str:
     return f"swan-event-{event.name}"
 
 
+def node_pool(event: Event, group: NodeGroup) -> NodePool:
+    """The event's nodes in one environment as a node pool, so every cloud's pool code applies."""
+    return NodePool(
+        name=group.pool, count=group.count, flavor=group.flavor, availability_domains=list(group.availability_domains),
+        gpu=NodeGpu(model=event.session.gpu_model, per_node=group.gpus_per_node, mig_config=group.mig_config),
+        labels={EVENTS_KEY: "true", EVENT_LABEL: event.name},
+        taints=[Taint(key=EVENTS_KEY, value="true", effect="NoSchedule")])
+
+
 def node_labels(event: Event, group: NodeGroup) -> dict[str, str]:
-    return {
-        POOL_LABEL: group.pool,
-        GPU_MODEL_LABEL: event.session.gpu_model,
-        MIG_CONFIG_LABEL: group.mig_config,
-        EVENTS_KEY: "true",
-        EVENT_LABEL: event.name,
-    }
+    """Pool, GPU model, MIG layout (`nvidia.com/mig.config`), `swan-events` and the event's own label."""
+    return pool_labels(node_pool(event, group))
 
 
-def node_taints() -> list[dict[str, str]]:
-    return [
-        {"key": EVENTS_KEY, "value": "true", "effect": "NoSchedule"},
-        {"key": GPU_TAINT_KEY, "value": "present", "effect": "NoSchedule"},
-    ]
+def node_taints(event: Event, group: NodeGroup) -> list[dict[str, str]]:
+    """`swan-events` (no ordinary session lands here) and the GPU taint."""
+    return pool_taints(node_pool(event, group))
 
 
 def session_tolerations() -> list[dict[str, str]]:
-    return [{"key": t["key"], "operator": "Exists", "effect": t["effect"]} for t in node_taints()]
+    return [{"key": key, "operator": "Exists", "effect": "NoSchedule"} for key in (EVENTS_KEY, GPU_TAINT_KEY)]
 
 
 def priority_class(event: Event) -> dict:

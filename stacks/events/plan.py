@@ -105,17 +105,23 @@ def load_environments(names: list[str]) -> dict[str, EnvironmentConfig]:
     return envs
 
 
-def event_offer(name: str, env: EnvironmentConfig, model: str) -> EventGpuOffer:
-    """The environment's offer for `model`, or a PlanError saying why there is none."""
+def event_offer(name: str, env: EnvironmentConfig, model: str, profile: str) -> EventGpuOffer:
+    """The environment's offer for `model`, or a PlanError saying why the event cannot use it."""
+    from stacks.planner.geometry import FULL
+
     if env.cloud == "kind":
         raise PlanError(f"environment '{name}' is a kind cluster: it cannot grow, so events cannot add GPU "
                         "nodes there; name an OpenStack or OCI environment")
-    for offer in env.event_gpus:
-        if offer.model == model:
-            return offer
-    offered = ", ".join(o.model for o in env.event_gpus) or "nothing"
-    raise PlanError(f"environment '{name}' offers no {model} GPUs for events "
-                    f"(its swan:eventGpus offers: {offered})")
+    offer = next((o for o in env.event_gpus if o.model == model), None)
+    if offer is None:
+        offered = ", ".join(o.model for o in env.event_gpus) or "nothing"
+        raise PlanError(f"environment '{name}' offers no {model} GPUs for events "
+                        f"(its swan:eventGpus offers: {offered})")
+    if profile != FULL and model not in env.gpu_models:
+        # The gpu-operator's MIG config holds the layouts of the models of the environment's pools.
+        raise PlanError(f"environment '{name}' has no {model} node pool, so its gpu-operator holds no {model} "
+                        f"MIG layouts and cannot partition event nodes into {profile}")
+    return offer
 
 
 def allocate(model: str, profile: str, sessions: int, envs: dict[str, EnvironmentConfig],
@@ -124,7 +130,7 @@ def allocate(model: str, profile: str, sessions: int, envs: dict[str, Environmen
     from stacks.planner.mig_parted import layout_name
     from stacks.planner.pack import pack
 
-    offers = {name: event_offer(name, env, model) for name, env in envs.items()}
+    offers = {name: event_offer(name, env, model, profile) for name, env in envs.items()}
     packed = pack(model, {profile: sessions})
     used = {name: 0 for name in envs}
     nodes: list[NodeGroup] = []
