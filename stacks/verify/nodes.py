@@ -6,8 +6,13 @@ never pays for (or depends on) the node suites.
 """
 from __future__ import annotations
 
+import os
+import shutil
+import sys
+from pathlib import Path
 from typing import Callable, Optional
 
+from stacks.errors import InputError
 from stacks.verify.model import Check, CheckFailed, CheckResult, Deadline, Status
 
 
@@ -23,6 +28,22 @@ def _field(result, name: str):
     return result[name] if isinstance(result, dict) else getattr(result, name)
 
 
+def _gist(text: str, limit: int = 200) -> str:
+    """The telling part of a pytest failure: its first `E ` line (else its last line), shortened."""
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    errors = [ln[1:].strip() for ln in lines if ln.startswith("E ")]
+    gist = errors[0] if errors else (lines[-1] if lines else "")
+    return gist if len(gist) <= limit else gist[: limit - 3] + "..."
+
+
+def _ansible_on_path() -> None:
+    """testinfra's ansible backend runs `ansible-inventory`; when swan runs from an unactivated
+    venv that lives next to the interpreter, not on PATH."""
+    venv_bin = Path(sys.executable).parent
+    if shutil.which("ansible-inventory") is None and (venv_bin / "ansible-inventory").exists():
+        os.environ["PATH"] = f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}"
+
+
 def rows_from_suite_results(results) -> list[CheckResult]:
     """Group per-test results into one row per (host, suite): failing tests listed in detail."""
     groups: dict[tuple[str, str], list] = {}
@@ -33,7 +54,7 @@ def rows_from_suite_results(results) -> list[CheckResult]:
         failed = [t for t in tests if not _field(t, "passed")]
         seconds = sum(float(_field(t, "seconds") or 0) for t in tests)
         if failed:
-            detail = "; ".join(f"{_field(t, 'test')}: {str(_field(t, 'detail') or '').strip()[:200]}" for t in failed)
+            detail = "; ".join(f"{_field(t, 'test')}: {_gist(str(_field(t, 'detail') or ''))}" for t in failed)
             rows.append(CheckResult(f"nodes.{suite}@{host}", "nodes", Status.FAIL, seconds,
                                     f"{len(failed)} of {len(tests)} tests failed: {detail}"))
         else:
@@ -50,7 +71,11 @@ def node_checks(inventory: str, limit: Optional[str] = None, timeout: float = 18
 
     def run(deadline: Deadline):
         run_suites = runner or _load_runner()
-        results = list(run_suites(inventory, limit=limit))
+        _ansible_on_path()
+        try:
+            results = list(run_suites(inventory, limit=limit))
+        except InputError as exc:  # e.g. a --limit no host matches
+            raise CheckFailed(str(exc)) from None
         if not results:
             raise CheckFailed(f"the node suites reported no results for inventory {inventory}")
         return rows_from_suite_results(results)
