@@ -68,13 +68,15 @@ def print_plan(plan) -> None:
     console.print(head)
 
     nodes = Table(title="nodes")
-    for column in ("environment", "cloud", "pool", "nodes", "GPUs/node", "flavor", "sessions", "nvidia.com/mig.config"):
-        nodes.add_column(column, justify="right" if column in ("nodes", "GPUs/node", "sessions") else "left",
+    for column in ("environment", "pool", "nodes x GPUs", "flavor", "sessions"):
+        nodes.add_column(column, justify="right" if column in ("nodes x GPUs", "sessions") else "left",
                          overflow="fold")
     for n in plan.nodes:
-        nodes.add_row(n.environment, n.cloud, n.pool, str(n.count), str(n.gpus_per_node), n.flavor or "-",
-                      str(n.sessions), n.mig_config)
+        nodes.add_row(f"{n.environment} ({n.cloud})", n.pool, f"{n.count} x {n.gpus_per_node}", n.flavor or "-",
+                      str(n.sessions))
     console.print(nodes)
+    for mig_config in dict.fromkeys(n.mig_config for n in plan.nodes):
+        console.print(f"MIG layout (node label nvidia.com/mig.config): {mig_config}", highlight=False)
 
 
 @app.command("timeline")
