@@ -1,0 +1,278 @@
+"""Event stacks rendered offline (Pulumi's mock engine): nodes, labels, taints, quota, hub profile,
+strict Kubernetes schemas, and nothing that belongs to the environment."""
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime as dt
+import json
+import shutil
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from event_support import event_swan
+from stacks.config.loader import load_stack
+from stacks.events.plan import plan_event
+from stacks.platform_layer.hub_event_profiles import EVENT_PROFILE_LABEL, visible_event_profiles
+from stacks.render import manifest, run_program, write
+
+REPO = Path(__file__).resolve().parents[2]
+NODE_GROUP = "openstack:containerinfra/nodeGroup:NodeGroup"
+NODE_POOL = "oci:ContainerEngine/nodePool:NodePool"
+EXAMPLES = ("event-ml-workshop", "event-physics-course", "event-llm-hackathon")
+
+
+def _copy_project(root: Path) -> Path:
+    shutil.copytree(REPO / "config", root / "config")
+    shutil.copy(REPO / "Pulumi.yaml", root / "Pulumi.yaml")
+    return root
+
+
+@pytest.fixture(scope="module")
+def renders(tmp_path_factory):
+    """Each example event and each environment, rendered once, with the plans and configs."""
+    root = _copy_project(tmp_path_factory.mktemp("project"))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SWAN_PROJECT_DIR", str(root))
+        mp.chdir(root)
+        stacks = {s: run_program(s) for s in (*EXAMPLES, "openstack-prod", "oci-pilot")}
+        configs = {s: load_stack(s) for s in stacks}
+        plans = {s: plan_event(configs[s], stack=s) for s in EXAMPLES}
+    return stacks, configs, plans
+
+
+def objects(rendered) -> dict[tuple[str, str | None, str], dict]:
+    found = {}
+    for resource in rendered.resources:
+        obj = manifest(resource)
+        if obj is not None:
+            found[(obj["kind"], obj["metadata"].get("namespace"), obj["metadata"]["name"])] = obj
+    return found
+
+
+def one(rendered, type_: str) -> dict:
+    (found,) = [r.inputs for r in rendered.resources if r.type == type_]
+    return found
+
+
+def test_magnum_node_group_is_sized_by_the_plan(renders):
+    stacks, configs, plans = renders
+    env_outputs = stacks["openstack-prod"].outputs
+    for stack in ("event-ml-workshop", "event-physics-course"):
+        (planned,) = plans[stack].nodes
+        group = one(stacks[stack], NODE_GROUP)
+        assert group["nodeCount"] == planned.count
+        assert group["clusterId"] == env_outputs["clusterId"]  # through the StackReference
+        assert group["flavorId"] == planned.flavor
+        assert group["name"] == planned.pool == f"event-{configs[stack].event.name}"
+    assert one(stacks["event-ml-workshop"], NODE_GROUP)["nodeCount"] == 3    # 10 A100s on 4-GPU nodes
+    assert one(stacks["event-physics-course"], NODE_GROUP)["nodeCount"] == 27  # one T4 each
+
+
+def _labeler_args(rendered) -> tuple[list[str], list[str], dict]:
+    obj = next(o for (kind, _, _), o in objects(rendered).items() if kind == "DaemonSet")
+    init = {c["name"]: c["args"] for c in obj["spec"]["template"]["spec"]["initContainers"]}
+    return init["label"], init["taint"], obj
+
+
+def test_openstack_nodes_are_labelled_and_tainted_for_the_event_only(renders):
+    stacks, configs, plans = renders
+    rendered = stacks["event-ml-workshop"]
+    labels, taints, daemonset = _labeler_args(rendered)
+    assert daemonset["metadata"]["namespace"] == "kube-system"
+    spec = daemonset["spec"]["template"]["spec"]
+    assert spec["nodeSelector"] == {"magnum.openstack.org/nodegroup": "event-ml-workshop"}
+    # The environment owns the labeler's service account; the event only adds its DaemonSet.
+    assert ("ServiceAccount", "kube-system", spec["serviceAccountName"]) in objects(stacks["openstack-prod"])
+    assert {"swan-events=true", "swan.cern.ch/event=ml-workshop", "nvidia.com/mig.config=a100-40gb-7x1g.5gb",
+            "swan.cern.ch/node-pool=event-ml-workshop"} <= set(labels)
+    assert {"swan-events=true:NoSchedule", "nvidia.com/gpu=present:NoSchedule"} <= set(taints)
+    assert one(rendered, NODE_GROUP)["labels"]["nvidia.com/mig.config"] == plans["event-ml-workshop"].nodes[0].mig_config
+
+
+def test_oke_node_pool_is_sized_labelled_and_tainted(renders):
+    stacks, configs, plans = renders
+    pool = one(stacks["event-llm-hackathon"], NODE_POOL)
+    env = stacks["oci-pilot"].outputs
+    (planned,) = plans["event-llm-hackathon"].nodes
+    details = pool["nodeConfigDetails"]
+    assert details["size"] == planned.count == 2   # 22 sessions of 3g.40gb: 11 A100-80GB on 8-GPU hosts
+    assert pool["nodeShape"] == "BM.GPU.A100-v2.8"
+    assert pool["clusterId"] == env["clusterId"] and pool["compartmentId"] == env["compartmentId"]
+    assert pool["kubernetesVersion"] == env["kubernetesVersion"]
+    assert [p["availabilityDomain"] for p in details["placementConfigs"]] == list(planned.availability_domains)
+    assert {p["subnetId"] for p in details["placementConfigs"]} == {env["nodeSubnetId"]}
+    labels = {label["key"]: label["value"] for label in pool["initialNodeLabels"]}
+    assert labels["swan-events"] == "true" and labels["swan.cern.ch/event"] == "llm-hackathon"
+    assert labels["nvidia.com/mig.config"] == "a100-80gb-2x3g.40gb"
+    user_data = base64.b64decode(pool["nodeMetadata"]["user_data"]).decode()
+    assert "--register-with-taints=swan-events=true:NoSchedule,nvidia.com/gpu=present:NoSchedule" in user_data
+
+
+def test_quota_priority_class_and_profile_fit_together(renders):
+    stacks, configs, plans = renders
+    for stack in EXAMPLES:
+        event = configs[stack].event
+        env = configs[event.environments[0]]
+        found = objects(stacks[stack])
+        name = f"swan-event-{event.name}"
+        users = env.security.user_namespace
+        quota = found[("ResourceQuota", users, name)]["spec"]
+        priority = found[("PriorityClass", None, name)]
+        resource = "nvidia.com/gpu" if event.session.profile == "full" else f"nvidia.com/mig-{event.session.profile}"
+        assert quota["hard"]["pods"] == quota["hard"][f"requests.{resource}"] == str(event.sessions)
+        assert quota["scopeSelector"]["matchExpressions"] == [
+            {"scopeName": "PriorityClass", "operator": "In", "values": [name]}]
+        assert priority["preemptionPolicy"] == "Never" and priority["globalDefault"] is False
+        config_map = found[("ConfigMap", users, name)]
+        assert config_map["metadata"]["labels"][EVENT_PROFILE_LABEL] == "true"
+        document = json.loads(config_map["data"]["profile.json"])
+        override = document["profile"]["kubespawner_override"]
+        assert override["priority_class_name"] == name
+        assert override["extra_resource_limits"] == {resource: "1"}
+        assert document["group"] == event.group
+        assert dt.datetime.fromisoformat(document["opens"]) == event.ready_by
+        assert dt.datetime.fromisoformat(document["closes"]) == event.end
+
+
+def test_hub_shows_the_profile_to_the_group_during_the_window_only(renders):
+    stacks, configs, _ = renders
+    event = configs["event-ml-workshop"].event
+    data = objects(stacks["event-ml-workshop"])[("ConfigMap", "swan-users", "swan-event-ml-workshop")]["data"]
+    second = dt.timedelta(seconds=1)
+    member, outsider = {event.group, "swan-users"}, {"swan-users"}
+    assert visible_event_profiles([data], member, event.ready_by) != []
+    assert visible_event_profiles([data], member, event.end - second)[0]["slug"] == "event-ml-workshop"
+    assert visible_event_profiles([data], member, event.ready_by - second) == []
+    assert visible_event_profiles([data], member, event.end) == []
+    assert visible_event_profiles([data], outsider, event.start) == []
+
+
+OFFLINE_KUBECONFIG = {  # KubeSpawner loads a client config when built; nothing is ever sent
+    "apiVersion": "v1", "kind": "Config", "current-context": "offline",
+    "clusters": [{"name": "offline", "cluster": {"server": "https://127.0.0.1:9"}}],
+    "contexts": [{"name": "offline", "context": {"cluster": "offline", "user": "offline"}}],
+    "users": [{"name": "offline", "user": {"token": "unused"}}],
+}
+
+
+def _session_pod(profile: dict, namespace: str) -> dict:
+    from kubernetes_asyncio.client import ApiClient
+    from kubespawner import KubeSpawner
+
+    async def build() -> dict:
+        spawner = KubeSpawner(_mock=True)
+        spawner.namespace = namespace
+        spawner.image = "registry.example.org/swan:1"
+        spawner.profile_list = [profile]
+        software = next(iter(profile["profile_options"]["software"]["choices"]))
+        spawner.user_options = {"profile": profile["slug"], "software": software}
+        await spawner.load_user_options()
+        pod = ApiClient().sanitize_for_serialization(await spawner.get_pod_manifest())
+        await spawner.api.api_client.close()
+        return pod
+
+    return asyncio.run(build())
+
+
+def test_a_session_pod_lands_on_the_event_nodes_only(renders, tmp_path, monkeypatch):
+    """KubeSpawner builds the pod from the event profile; it must fit the nodes' labels and taints."""
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump(OFFLINE_KUBECONFIG))
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    stacks, configs, _ = renders
+    data = objects(stacks["event-ml-workshop"])[("ConfigMap", "swan-users", "swan-event-ml-workshop")]["data"]
+    profile = json.loads(data["profile.json"])["profile"]
+    pod = _session_pod(profile, "swan-users")
+    kubernetes_validate.validate(pod, "1.31", strict=True)
+    spec = pod["spec"]
+    assert spec["priorityClassName"] == "swan-event-ml-workshop"
+    assert spec["containers"][0]["resources"]["limits"]["nvidia.com/mig-1g.5gb"] == "1"
+    labels, taints, _ = _labeler_args(stacks["event-ml-workshop"])
+    node_labels = dict(arg.split("=", 1) for arg in labels if "=" in arg)
+    assert all(node_labels.get(k) == v for k, v in spec["nodeSelector"].items())
+    tolerated = {(t["key"], t["effect"]) for t in spec["tolerations"] if t.get("operator") == "Exists"}
+    node_taints = {(t.split("=")[0], t.split(":")[-1]) for t in taints if ":" in t}
+    assert node_taints <= tolerated
+    # An ordinary session (no toleration for swan-events) is kept off: the taint is there.
+    assert ("swan-events", "NoSchedule") in node_taints
+
+
+def test_every_kubernetes_object_passes_the_strict_schema(renders):
+    stacks, configs, _ = renders
+    for stack in EXAMPLES:
+        version = configs[configs[stack].event.environments[0]].kubernetes_version
+        found = objects(stacks[stack])
+        assert found, stack
+        for key, obj in found.items():
+            try:
+                kubernetes_validate.validate(obj, version, strict=True)
+            except kubernetes_validate.ValidationError as exc:
+                pytest.fail(f"{stack} {key}: {exc.message}")
+
+
+def test_everything_hangs_under_one_course_event_component(renders):
+    stacks, configs, _ = renders
+    for stack in EXAMPLES:
+        resources = stacks[stack].resources
+        by_key = {f"{r.type}::{r.name}": r for r in resources}
+        root = f"swan:event:CourseEvent::{configs[stack].event.name}"
+        for r in resources:
+            chain, parent = [], f"{r.type}::{r.name}"
+            while parent is not None:
+                chain.append(parent)
+                parent = by_key[parent].parent
+            assert chain[-1] == root, (stack, r.type, r.name)
+        components = {r.type for r in resources if not r.custom}
+        assert components <= {"swan:event:CourseEvent", "swan:event:Nodes", "swan:event:Access"}
+
+
+def test_the_event_declares_nothing_the_environment_declares(renders):
+    """So `pulumi destroy -s event-...` removes only the event's own objects."""
+    stacks, configs, _ = renders
+    for stack in EXAMPLES:
+        env_name = configs[stack].event.environments[0]
+        shared = set(objects(stacks[stack])) & set(objects(stacks[env_name]))
+        assert not shared, (stack, shared)
+        env_groups = {r.inputs.get("name") for r in stacks[env_name].resources if r.type in (NODE_GROUP, NODE_POOL)}
+        event_groups = {r.inputs.get("name") for r in stacks[stack].resources if r.type in (NODE_GROUP, NODE_POOL)}
+        assert event_groups and not env_groups & event_groups
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_environment_render_is_the_same_with_or_without_events(project, tmp_path):
+    """Adding events (or destroying them) leaves every environment's render byte for byte as it was."""
+    for env in ("openstack-prod", "oci-pilot"):
+        write(run_program(env), tmp_path / "with" / env)
+    for path in project.config.glob("Pulumi.event-*.yaml"):
+        path.unlink()
+    for env in ("openstack-prod", "oci-pilot"):
+        write(run_program(env), tmp_path / "without" / env)
+        with_events, without = _files(tmp_path / "with" / env), _files(tmp_path / "without" / env)
+        assert with_events and with_events == without
+
+
+def test_overflow_renders_nodes_and_seats_in_both_environments(project):
+    first = project.read_swan("openstack-prod")
+    first["eventGpus"][0]["maxGpus"] = 8
+    project.write_config("openstack-prod", first)
+    second = project.read_swan("openstack-prod")
+    second["openstack"]["clusterName"] = "swan-b"
+    project.write_config("openstack-b", second)
+    project.write_config("event-big", event_swan(participants=80, instructors=4,
+                                                 environments=["openstack-prod", "openstack-b"]))
+    rendered = run_program("event-big")
+    groups = sorted((r.name, r.inputs["nodeCount"]) for r in rendered.resources if r.type == NODE_GROUP)
+    assert groups == [("openstack-b-event-ml-nodegroup", 1), ("openstack-prod-event-ml-nodegroup", 2)]
+    quotas = {r.parent: int(r.inputs["spec"]["hard"]["pods"]) for r in rendered.resources
+              if r.type == "kubernetes:core/v1:ResourceQuota"}
+    assert quotas == {"swan:event:Access::openstack-prod-access": 56, "swan:event:Access::openstack-b-access": 28}
+    assert sum(quotas.values()) == 84
+    providers = [r for r in rendered.resources if r.type == "pulumi:providers:kubernetes"]
+    assert len(providers) == 2  # one per environment's cluster
