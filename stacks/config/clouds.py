@@ -157,6 +157,10 @@ class Oci(Model):
     admin_cidrs: list[RestrictedCidr] = []     # ssh (22) to the nodes' private addresses, e.g. the OCI Bastion's
     ingress_cidrs: list[Cidr] = ["0.0.0.0/0"]  # 80/443 of the ingress load balancer
     ssh_public_key: str | None = None
+    # Flannel (OKE's overlay) does not enforce NetworkPolicies; kube-router in firewall-only mode
+    # does. Turn off only when the cluster gets another enforcing controller (e.g. Calico).
+    enforce_network_policies: bool = True
+    kube_router_image: str = "docker.io/cloudnativelabs/kube-router:v2.2.1"
 
     @model_validator(mode="after")
     def _network_layout(self) -> "Oci":

@@ -12,6 +12,7 @@ import pulumi_kubernetes as k8s
 
 from stacks.config.model import EnvironmentConfig
 from stacks.infra import Infra
+from stacks.infra import network_policy_controller as npc
 from stacks.infra import oci_network as net
 
 
@@ -130,7 +131,29 @@ class OciInfra(pulumi.ComponentResource):
         self.kubeconfig = pulumi.Output.secret(kubeconfig.content)
         self.provider = k8s.Provider("oci-k8s", kubeconfig=self.kubeconfig, enable_server_side_apply=True,
                                      opts=pulumi.ResourceOptions(parent=self))
+        if oci.enforce_network_policies:
+            NetworkPolicyController("network-policy-controller", oci.kube_router_image, self.provider,
+                                    pulumi.ResourceOptions(parent=self, depends_on=list(self.node_pools.values())))
         self.register_outputs({"clusterId": self.cluster.id})
+
+
+class NetworkPolicyController(pulumi.ComponentResource):
+    """kube-router (firewall only): makes flannel clusters enforce the platform's NetworkPolicies."""
+
+    def __init__(self, name: str, image: str, provider: k8s.Provider, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("swan:infra:NetworkPolicyController", name, None, opts)
+        here = pulumi.ResourceOptions(parent=self, provider=provider)
+        ns, sa = npc.NAMESPACE, npc.NAME
+        meta = {"labels": {"app.kubernetes.io/managed-by": "swan-iac"}}
+        account = k8s.core.v1.ServiceAccount(sa, metadata={"name": sa, "namespace": ns, **meta}, opts=here)
+        role = k8s.rbac.v1.ClusterRole(sa, metadata={"name": sa, **meta}, rules=npc.cluster_role_rules(), opts=here)
+        binding = k8s.rbac.v1.ClusterRoleBinding(
+            sa, metadata={"name": sa, **meta}, subjects=[{"kind": "ServiceAccount", "name": sa, "namespace": ns}],
+            role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": sa}, opts=here)
+        k8s.apps.v1.DaemonSet(sa, metadata={"name": sa, "namespace": ns, **meta}, spec=npc.daemonset_spec(image),
+                              opts=pulumi.ResourceOptions.merge(here, pulumi.ResourceOptions(
+                                  depends_on=[account, role, binding])))
+        self.register_outputs({})
 
 
 def build(cfg: EnvironmentConfig) -> Infra:

@@ -9,9 +9,10 @@ Network layout (flannel overlay pods, see Oci in stacks.config.clouds):
 Rules follow Oracle's documented minimum for OKE; nothing else is opened.
 
 Metadata service: OKE nodes answer instance-principal credentials on 169.254.169.254. Besides the
-platform's NetworkPolicy (which flannel alone does not enforce), every node drops pod traffic to
-that address in the raw table before routing (`node_user_data`); the node itself, which needs the
-metadata for its own bootstrap, is unaffected. The VCN is IPv4 only, so there is no IPv6 path
+platform's NetworkPolicy (enforced by kube-router, see network_policy_controller: flannel alone
+ignores policies), every node drops pod traffic to that address in the raw table before routing
+(`node_user_data`), so the block holds even if the policy controller is down; the node itself,
+which needs the metadata for its own bootstrap, is unaffected. The VCN is IPv4 only, so there is no IPv6 path
 to the metadata service (fd00:c1::a9fe:a9fe) either.
 """
 from __future__ import annotations

@@ -12,7 +12,7 @@ from stacks.config import load_stack
 from stacks.infra.pools import GPU_TAINT_KEY, pool_labels
 from stacks.platform_layer import security
 
-from conftest import egress_allowed, render_stack, schema_failures, user_pod_policies
+from conftest import egress_allowed, platform_resources, render_stack, schema_failures, user_pod_policies
 
 STACK = "oci-pilot"
 NODE_POOL = "oci:ContainerEngine/nodePool:NodePool"
@@ -160,9 +160,25 @@ def test_user_pods_cannot_reach_the_metadata_service(out, cfg):
             assert not egress_allowed(policies, labels, "169.254.169.254", port)
             assert not egress_allowed(policies, labels, "fd00:c1::a9fe:a9fe", port)  # OCI's IPv6 IMDS
         assert egress_allowed(policies, labels, "137.138.1.1", 443)
-    assert not [r for r in out.resources if "NetworkPolicy" in r["type"] and "infra" in (r["parent"] or "")]
+    # nothing cloud-specific adds a policy that could re-open it: every policy is the platform's
+    policies_anywhere = {(r["type"], r["name"]) for r in out.resources if r["type"].endswith(":NetworkPolicy")}
+    assert policies_anywhere <= set(platform_resources(out.resources))
     vcn = out.one("oci:Core/vcn:Vcn", "vcn")["inputs"]
     assert not vcn.get("isIpv6enabled")  # IPv4-only VCN: no IPv6 path to the metadata service
+
+
+def test_network_policies_are_enforced_on_every_node(out, cfg):
+    """Flannel ignores NetworkPolicies: kube-router (firewall only) enforces the platform's."""
+    assert cfg.oci.enforce_network_policies
+    daemonset = out.k8s_objects()["DaemonSet-kube-system-kube-router.yaml"]["spec"]["template"]["spec"]
+    container = daemonset["containers"][0]
+    assert "--run-firewall=true" in container["args"]
+    assert {"--run-router=false", "--run-service-proxy=false"} <= set(container["args"])  # flannel keeps routing
+    assert container["image"] == cfg.oci.kube_router_image
+    assert daemonset["tolerations"] == [{"operator": "Exists"}] and daemonset["hostNetwork"] is True
+    role = out.k8s_objects()["ClusterRole-cluster-kube-router.yaml"]["rules"]
+    assert {verb for rule in role for verb in rule["verbs"]} == {"get", "list", "watch"}  # reads only
+    assert any("networkpolicies" in rule["resources"] for rule in role)
 
 
 def test_cluster_and_autoscaler(out, cfg):
