@@ -167,6 +167,7 @@ def build(cfg: EnvironmentConfig) -> Infra:
         "region": oci.region,
         "vcnId": infra.network.vcn.id,
         "nodeSubnetId": infra.network.subnets["nodes"].id,
+        "podsCidr": oci.pods_cidr,
         "availabilityDomains": list(oci.availability_domains),
         "kubernetesVersion": oci.kubernetes_version,
         "nodeImageId": oci.node_image_id,

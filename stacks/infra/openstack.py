@@ -85,7 +85,8 @@ class NodeLabeler(pulumi.ComponentResource):
         for pool in cfg.node_pools:
             k8s.apps.v1.DaemonSet(
                 f"{sa}-{pool.name}", metadata={"name": f"{sa}-{pool.name}", "namespace": ns, **meta},
-                spec=rules.labeler_daemonset_spec(cfg, pool), opts=after)
+                spec=rules.labeler_daemonset_spec(pool, rules.magnum_group_name(cfg, pool),
+                                                  cfg.openstack.node_labeler_image), opts=after)
         self.register_outputs({})
 
 
@@ -147,6 +148,7 @@ def build(cfg: EnvironmentConfig) -> Infra:
     outputs: dict[str, pulumi.Input] = {
         "clusterId": infra.cluster.id,
         "clusterName": os_cfg.cluster_name,
+        "nodeLabelerImage": os_cfg.node_labeler_image,
         "network": {"networkId": infra.network.network.id, "subnetId": infra.network.subnet.id,
                     "cidr": os_cfg.network_cidr, "externalNetwork": os_cfg.external_network},
     }

@@ -132,12 +132,11 @@ def _kubectl(name: str, image: str, args: list[str]) -> dict:
     }
 
 
-def labeler_daemonset_spec(cfg: EnvironmentConfig, pool: NodePool) -> dict:
-    """A DaemonSet on one node group's nodes: init containers apply the pool's labels and taints
-    (`$(NODE_NAME)` is expanded by the kubelet, so no shell is needed); a pause container keeps the
-    pod, so nodes added later (autoscaling, repairs) are labelled too."""
-    assert cfg.openstack is not None
-    image = cfg.openstack.node_labeler_image
+def labeler_daemonset_spec(pool: NodePool, group: str, image: str) -> dict:
+    """A DaemonSet on the nodes of Magnum node group `group`: init containers apply the pool's
+    labels and taints (`$(NODE_NAME)` is expanded by the kubelet, so no shell is needed); a pause
+    container keeps the pod, so nodes added later (autoscaling, repairs) are labelled too.
+    Event stacks adding a node group use the same spec for their group."""
     selector = {"app.kubernetes.io/name": LABELER_NAME, "swan.cern.ch/node-pool": pool.name}
     labels = [f"{k}={v}" for k, v in sorted(pool_labels(pool).items())]
     init = [_kubectl("label", image, ["label", "node", "$(NODE_NAME)", *labels, "--overwrite"])]
@@ -151,7 +150,7 @@ def labeler_daemonset_spec(cfg: EnvironmentConfig, pool: NodePool) -> dict:
             "metadata": {"labels": selector},
             "spec": {
                 "serviceAccountName": LABELER_NAME,
-                "nodeSelector": {NODEGROUP_LABEL: magnum_group_name(cfg, pool)},
+                "nodeSelector": {NODEGROUP_LABEL: group},
                 # Runs before the pool's taints exist and keeps running once they do.
                 "tolerations": [{"operator": "Exists"}],
                 "priorityClassName": "system-node-critical",

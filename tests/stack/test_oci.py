@@ -206,7 +206,8 @@ def test_outputs_tell_event_stacks_where_to_add_node_pools(out, cfg):
     expected = {"cloud": "oci", "clusterId": "cluster-id", "compartmentId": oci.compartment_id,
                 "nodeSubnetId": "subnet-nodes-id", "availabilityDomains": oci.availability_domains,
                 "kubernetesVersion": oci.kubernetes_version, "region": oci.region, "vcnId": "vcn-id",
-                "nodeImageId": oci.node_image_id, "gpuNodeImageId": oci.gpu_node_image_id}
+                "nodeImageId": oci.node_image_id, "gpuNodeImageId": oci.gpu_node_image_id,
+                "podsCidr": oci.pods_cidr}
     assert {k: outputs[k] for k in expected} == expected
 
 

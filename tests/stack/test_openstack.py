@@ -140,6 +140,7 @@ def test_outputs_tell_event_stacks_where_to_add_node_groups(out, cfg):
                                   "cidr": cfg.openstack.network_cidr,
                                   "externalNetwork": cfg.openstack.external_network}
     assert outputs["eventGpus"][0]["model"] == "A100-40GB"
+    assert outputs["nodeLabelerImage"] == cfg.openstack.node_labeler_image  # event groups need labelling too
 
 
 def test_every_kubernetes_object_passes_strict_schema(out, cfg):
