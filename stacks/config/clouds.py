@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
@@ -199,7 +199,8 @@ def cloud_problems(cfg: Any) -> list[InitErrorDetails]:
         return problems
     if cfg.security.metadata_address != METADATA_ADDRESS:
         problems.append(_problem(("security", "metadataAddress"),
-                                 f"the metadata service of {cfg.cloud} is {METADATA_ADDRESS}; user pods must not reach it",
+                                 f"the metadata service of {cfg.cloud} is {METADATA_ADDRESS}; "
+                                 "user pods must not reach it",
                                  cfg.security.metadata_address))
     if cfg.cloud == "oci" and not cfg.oci.kubernetes_version.startswith(f"v{cfg.kubernetes_version}."):
         problems.append(_problem(("oci", "kubernetesVersion"),
@@ -222,7 +223,8 @@ def _magnum_pool_problems(i: int, pool: Any, first: bool) -> list[InitErrorDetai
     problems = []
     if pool.count < 1:
         problems.append(_problem(("nodePools", i, "count"),
-                                 "Magnum node groups cannot have fewer than 1 node; remove the pool instead", pool.count))
+                                 "Magnum node groups cannot have fewer than 1 node; remove the pool instead",
+                                 pool.count))
     if pool.min_count is not None and pool.min_count < 1:
         problems.append(_problem(("nodePools", i, "minCount"),
                                  "Magnum node groups cannot scale below 1 node (use minCount: 1)", pool.min_count))

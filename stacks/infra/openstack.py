@@ -26,7 +26,8 @@ class OpenStackNetwork(pulumi.ComponentResource):
         here = pulumi.ResourceOptions(parent=self, provider=provider)
         prefix = os_cfg.cluster_name
         external = openstack.networking.get_network_output(
-            name=os_cfg.external_network, external=True, opts=pulumi.InvokeOutputOptions(parent=self, provider=provider))
+            name=os_cfg.external_network, external=True,
+            opts=pulumi.InvokeOutputOptions(parent=self, provider=provider))
         self.network = openstack.networking.Network("network", name=f"{prefix}-net", admin_state_up=True, opts=here)
         self.subnet = openstack.networking.Subnet(
             "subnet", name=f"{prefix}-subnet", network_id=self.network.id, cidr=os_cfg.network_cidr, ip_version=4,

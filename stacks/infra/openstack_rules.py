@@ -159,7 +159,8 @@ def labeler_daemonset_spec(pool: NodePool, group: str, image: str) -> dict:
                 "containers": [{
                     "name": "pause",
                     "image": PAUSE_IMAGE,
-                    "resources": {"requests": {"cpu": "1m", "memory": "8Mi"}, "limits": {"cpu": "10m", "memory": "16Mi"}},
+                    "resources": {"requests": {"cpu": "1m", "memory": "8Mi"},
+                                  "limits": {"cpu": "10m", "memory": "16Mi"}},
                     "securityContext": {"runAsNonRoot": True, "runAsUser": 65535, "allowPrivilegeEscalation": False,
                                         "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]}},
                 }],
