@@ -65,7 +65,7 @@ class EventNodes(pulumi.ComponentResource):
             f"{name}-node-labeler",
             metadata={"name": f"{rules.LABELER_NAME}-{pool.name}", "namespace": rules.LABELER_NAMESPACE,
                       "labels": {"app.kubernetes.io/managed-by": "swan-iac", objects.EVENT_LABEL: args.event.name}},
-            spec=rules.labeler_daemonset_spec(env, pool),
+            spec=rules.labeler_daemonset_spec(pool, pool.name, env.openstack.node_labeler_image),
             opts=pulumi.ResourceOptions(parent=self, provider=args.kubernetes))
 
     def _oci(self, name: str, args: EventNodesArgs) -> None:
