@@ -130,3 +130,43 @@ def test_session_options_are_read_from_a_profile_form():
     assert profiles_in_form(select) == ["lcg107", "gpu"]
     assert is_gpu_profile("gpu-a100", []) and is_gpu_profile("ml101", ["ml101"])
     assert not is_gpu_profile("cpu", []) and not is_gpu_profile(None, ["cpu"])
+
+
+def test_metrics_are_pushed_to_a_pushgateway_under_the_labels(tmp_path):
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    received = []
+
+    class Gateway(BaseHTTPRequestHandler):
+        def do_PUT(self):  # noqa: N802
+            body = self.rfile.read(int(self.headers["Content-Length"])).decode()
+            received.append((self.path, self.headers["Content-Type"], body))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Gateway)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        proc = swan_verify("--pushgateway", f"http://127.0.0.1:{server.server_address[1]}",
+                           "--metrics-label", "environment=ci", env={"KUBERNETES_SERVICE_HOST": ""})
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert proc.returncode == 0, proc.stderr
+    [(path, content_type, body)] = received
+    assert path == "/metrics/job/swan_verify/environment/ci"
+    assert content_type.startswith("text/plain")
+    assert 'swan_verify_success{environment="ci"} 1' in body
+    assert 'swan_verify_check_skipped{environment="ci",check="hub.health",group="hub"} 1' in body
+
+
+def test_an_unreachable_pushgateway_fails_the_run_with_a_message():
+    from verify_support import free_port_for_test
+
+    proc = swan_verify("--pushgateway", f"http://127.0.0.1:{free_port_for_test()}", env={"KUBERNETES_SERVICE_HOST": ""})
+    assert proc.returncode == 1
+    assert "could not push metrics" in proc.stdout

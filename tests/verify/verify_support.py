@@ -50,3 +50,12 @@ def fresh_tls_secret(days: int, namespace: str = "jupyterhub", name: str = "swan
     return {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
             "metadata": {"name": name, "namespace": namespace},
             "data": {"tls.crt": base64.b64encode(pem).decode(), "tls.key": ""}}
+
+
+def free_port_for_test() -> int:
+    """A loopback port nothing listens on (bound and released)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
