@@ -9,6 +9,7 @@
 - The hub profile ConfigMap the hub's event-profile snippet reads
   (`stacks/platform_layer/hub_event_profiles.py`): shown to the event's group from
   `ready_by` until `end`.
+- What `swan verify` should find on the event's nodes (an expectations document).
 """
 from __future__ import annotations
 
@@ -16,13 +17,33 @@ import json
 
 from stacks.config.event_model import Event
 from stacks.config.model import EnvironmentConfig, NodeGpu, NodePool, Taint, quantity_value
-from stacks.events.plan import NodeGroup, session_resource
-from stacks.infra.pools import GPU_TAINT_KEY, pool_labels, pool_taints
+from stacks.events.plan import EventPlan, NodeGroup, session_resource
+from stacks.infra.pools import GPU_TAINT_KEY, POOL_LABEL, pool_labels, pool_taints
+from stacks.planner.mig_parted import layout_name
 from stacks.platform_layer.hub_event_profiles import EVENT_PROFILE_LABEL
 from stacks.platform_layer.k8s import meta
 
 EVENTS_KEY = "swan-events"          # label and taint of every event node (SWAN's convention)
 EVENT_LABEL = "swan.cern.ch/event"  # which event a node (or session pod) belongs to
+
+
+def verify_expectations(plan: EventPlan) -> dict[str, dict]:
+    """Per environment, what `swan verify` should find on the event's nodes (its `pools` document)."""
+    event = plan.event
+    per_gpu = {layout_name(event.session.gpu_model, layout): layout.get(event.session.profile, 0)
+               for _, layout in plan.packed.layouts}
+    documents: dict[str, dict] = {}
+    for group in plan.nodes:
+        pool = node_pool(event, group)
+        documents.setdefault(group.environment, {"pools": []})["pools"].append({
+            "name": group.pool,
+            "event": True,
+            "selector": {POOL_LABEL: group.pool, EVENT_LABEL: event.name},
+            "gpu": {session_resource(event.session): group.gpus * per_gpu[group.mig_config]},
+            "labels": pool_labels(pool),
+            "taints": pool_taints(pool),
+        })
+    return documents
 
 
 def object_name(event: Event) -> str:

@@ -173,3 +173,5 @@ def event(cfg: EventConfig) -> None:
     pulumi.export("event", cfg.event.name)
     pulumi.export("window", summary["window"])
     pulumi.export("plan", summary)
+    # Per environment: the `expectations` document for `swan verify` against that cluster.
+    pulumi.export("verifyExpectations", objects.verify_expectations(plan))

@@ -30,6 +30,8 @@ def plan_chart(plan: EventPlan, out: Path) -> None:
     plt = _pyplot()
     from matplotlib.patches import Rectangle
 
+    from stacks.planner.mig_parted import layout_name
+
     event = plan.event
     rows = [(group, node) for group in plan.nodes for node in range(group.count)]
     width = max(group.gpus_per_node for group in plan.nodes)
@@ -37,8 +39,9 @@ def plan_chart(plan: EventPlan, out: Path) -> None:
     seats_left = event.sessions
     planned_gpus_left = plan.packed.gpus
     envs = list(dict.fromkeys(g.environment for g in plan.nodes))
+    layouts = {layout_name(event.session.gpu_model, layout): layout for _, layout in plan.packed.layouts}
     for y, (group, node) in enumerate(rows):
-        layout = next(layout for _, layout in plan.packed.layouts)
+        layout = layouts[group.mig_config]
         instances = [p for p, n in layout.items() for _ in range(n)]
         colour = COLOURS[envs.index(group.environment) % len(COLOURS)]
         for gpu in range(group.gpus_per_node):

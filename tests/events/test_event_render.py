@@ -276,3 +276,25 @@ def test_overflow_renders_nodes_and_seats_in_both_environments(project):
     assert sum(quotas.values()) == 84
     providers = [r for r in rendered.resources if r.type == "pulumi:providers:kubernetes"]
     assert len(providers) == 2  # one per environment's cluster
+
+
+def test_swan_verify_expectations_match_the_declared_nodes(renders):
+    """The event exports what `swan verify` should find; nodes as the labeler makes them pass it."""
+    from stacks.verify.cluster import CheckFailed, event_pools_declared, load_expectations
+
+    stacks, configs, plans = renders
+    exported = stacks["event-ml-workshop"].outputs["verifyExpectations"]
+    expectations = load_expectations(exported["openstack-prod"], "verifyExpectations.openstack-prod")
+    (pool,) = expectations.pools
+    (planned,) = plans["event-ml-workshop"].nodes
+    assert pool.event and pool.gpu == {"nvidia.com/mig-1g.5gb": planned.gpus * 7}
+    labels, taints, _ = _labeler_args(stacks["event-ml-workshop"])
+    node_labels = dict(arg.split("=", 1) for arg in labels if "=" in arg)
+    node_taints = [{"key": t.split("=")[0], "value": t.split("=")[1].split(":")[0], "effect": t.split(":")[-1]}
+                   for t in taints if ":" in t]
+    nodes = [{"metadata": {"name": f"n{i}", "labels": node_labels}, "spec": {"taints": node_taints}}
+             for i in range(planned.count)]
+    assert "event-ml-workshop (3 nodes)" in event_pools_declared(nodes, expectations.pools)
+    untainted = [{"metadata": n["metadata"], "spec": {"taints": node_taints[1:]}} for n in nodes]
+    with pytest.raises(CheckFailed, match="swan-events=true:NoSchedule missing"):
+        event_pools_declared(untainted, expectations.pools)
