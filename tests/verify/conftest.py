@@ -29,6 +29,16 @@ def broken_hub(tmp_path_factory):
     h.stop()
 
 
+@pytest.fixture(scope="session")
+def slow_hub(tmp_path_factory):
+    """A hub whose sessions never answer in time, like a pod waiting for a node to scale up:
+    the single-user process just sleeps and the hub gives up after 3 seconds."""
+    h = start_hub(tmp_path_factory.mktemp("slow-hub"), spawner_cmd=["/bin/sh", "-c", "exec sleep 300", "--"],
+                  extra_config="c.Spawner.http_timeout = 3")
+    yield h
+    h.stop()
+
+
 @pytest.fixture
 def recorded() -> dict:
     """A fresh copy of the recorded API responses, for tests that inject faults into it."""

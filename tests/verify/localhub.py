@@ -51,6 +51,7 @@ c.JupyterHub.load_roles = [{{
     "services": ["swan-verify"],
 }}]
 c.JupyterHub.log_level = "INFO"
+{extra}
 """
 
 
@@ -91,7 +92,7 @@ class LocalHub:
 
 
 def start_hub(root: Path, spawner_cmd: list[str] | None = None, options_form: str | None = None,
-              timeout: float = 60.0) -> LocalHub:
+              extra_config: str = "", timeout: float = 60.0) -> LocalHub:
     """Start a hub under `root` and wait until its API answers; raise with its log otherwise."""
     chp = shutil.which("configurable-http-proxy")
     if not chp:
@@ -104,7 +105,7 @@ def start_hub(root: Path, spawner_cmd: list[str] | None = None, options_form: st
     form = f"c.Spawner.options_form = {options_form!r}" if options_form else ""
     (root / "jupyterhub_config.py").write_text(CONFIG.format(
         port=port, hub_port=free_port(), proxy_api_port=free_port(), chp=chp, root=root,
-        cmd=cmd, options_form=form, token=token))
+        cmd=cmd, options_form=form, token=token, extra=extra_config))
     log = open(root / "hub.log", "wb")
     env = dict(os.environ, PATH=f"{VENV_BIN}:{os.environ.get('PATH', '')}")
     env.pop("JUPYTERHUB_API_TOKEN", None)

@@ -82,6 +82,17 @@ def test_spawner_that_cannot_start_fails_spawn_and_user_is_removed(broken_hub, t
     assert len(failures) == 1 and "did not start" in failures[0].get("message")
 
 
+def test_session_that_times_out_is_retried_with_backoff_then_fails(slow_hub, tmp_path):
+    proc, report = verify_hub(slow_hub, tmp_path, "--spawn-retries", "1")
+    assert proc.returncode == 1
+    spawn = by_name(report)["hub.spawn"]
+    assert spawn["status"] == "fail"
+    assert "didn't respond in 3 seconds" in spawn["detail"] and spawn["detail"].endswith("(after 2 attempts)"), spawn
+    assert spawn["seconds"] >= 3 + 5 + 3  # two hub timeouts and the backoff between them
+    assert by_name(report)["hub.cleanup"]["status"] == "pass"
+    assert not [u for u in slow_hub.user_names() if u.startswith("swan-verify")]
+
+
 def test_code_that_raises_fails_execute_and_user_is_removed(hub, tmp_path):
     proc, report = verify_hub(hub, tmp_path, "--code", "import math\nmath.sqrt(-1)")
     assert proc.returncode == 1
