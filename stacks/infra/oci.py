@@ -14,6 +14,7 @@ from stacks.config.model import EnvironmentConfig
 from stacks.infra import Infra
 from stacks.infra import network_policy_controller as npc
 from stacks.infra import oci_network as net
+from stacks.infra.provider_config import provider_settings
 
 
 class OciNetwork(pulumi.ComponentResource):
@@ -78,7 +79,9 @@ class OciInfra(pulumi.ComponentResource):
 
         oci = cfg.oci
         assert oci is not None
-        provider = pulumi_oci.Provider("oci", region=oci.region, opts=pulumi.ResourceOptions(parent=self))
+        provider = pulumi_oci.Provider("oci", region=oci.region, **provider_settings(
+            "oci", plain=["auth", "configFileProfile", "tenancyOcid", "userOcid", "fingerprint"],
+            secret=["privateKey"]), opts=pulumi.ResourceOptions(parent=self))
         here = pulumi.ResourceOptions(parent=self, provider=provider)
         self.network = OciNetwork("network", cfg, provider, pulumi.ResourceOptions(parent=self))
         subnets = self.network.subnets

@@ -13,6 +13,7 @@ import pulumi_openstack as openstack
 from stacks.config.model import EnvironmentConfig
 from stacks.infra import Infra
 from stacks.infra import openstack_rules as rules
+from stacks.infra.provider_config import provider_settings
 
 
 class OpenStackNetwork(pulumi.ComponentResource):
@@ -98,7 +99,9 @@ class OpenStackInfra(pulumi.ComponentResource):
         super().__init__("swan:infra:OpenStack", name, None, opts)
         os_cfg = cfg.openstack
         assert os_cfg is not None
-        provider = openstack.Provider("openstack", region=os_cfg.region, opts=pulumi.ResourceOptions(parent=self))
+        provider = openstack.Provider("openstack", region=os_cfg.region, **provider_settings(
+            "openstack", plain=["cloud", "authUrl", "applicationCredentialId"],
+            secret=["applicationCredentialSecret"]), opts=pulumi.ResourceOptions(parent=self))
         here = pulumi.ResourceOptions(parent=self, provider=provider)
         self.network = OpenStackNetwork("network", cfg, provider, pulumi.ResourceOptions(parent=self))
         self.bastion = (Bastion("bastion", cfg, self.network, provider, pulumi.ResourceOptions(parent=self))

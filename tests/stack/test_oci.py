@@ -1,6 +1,7 @@
 """`swan render oci-pilot`: OKE network, least-privilege security lists, node pools over ADs, platform on top."""
 from __future__ import annotations
 
+import asyncio
 import base64
 import ipaddress
 
@@ -239,3 +240,25 @@ def test_bad_cloud_config_is_reported_with_its_key_and_exit_2(project, change, e
     result = CliRunner().invoke(app, ["check", STACK])
     assert result.exit_code == 2
     assert f"config/Pulumi.{STACK}.yaml: {expected}" in result.stderr, result.stderr
+
+
+def test_provider_credentials_may_come_from_secret_provider_config():
+    """`pulumi config set --secret oci:privateKey ...` reaches the explicit provider, still secret."""
+    import pulumi
+
+    from stacks.infra.provider_config import provider_settings
+
+    config = {"oci:tenancyOcid": "ocid1.tenancy.oc1..aaaaexample", "oci:privateKey": "-----BEGIN KEY-----"}
+
+    async def read() -> tuple[dict, bool, str]:
+        settings = provider_settings("oci", plain=["tenancyOcid", "userOcid"], secret=["privateKey"])
+        key = settings["private_key"]
+        return settings, await key.is_secret(), await key.future()
+
+    pulumi.runtime.set_all_config(config, ["oci:privateKey"])
+    try:
+        settings, secret, value = asyncio.run(read())
+    finally:
+        pulumi.runtime.set_all_config({}, [])
+    assert settings["tenancy_ocid"] == config["oci:tenancyOcid"] and "user_ocid" not in settings
+    assert (secret, value) == (True, config["oci:privateKey"])
