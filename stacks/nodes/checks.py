@@ -2,6 +2,7 @@
 return one result per test: the same checks for test hosts and production nodes."""
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -56,6 +57,12 @@ def parse_junit(xml_text: str, host: str) -> list[SuiteResult]:
     return results
 
 
+def _env() -> dict:
+    """testinfra calls ansible-inventory: put this interpreter's scripts first on PATH."""
+    scripts = str(Path(sys.executable).parent)
+    return {**os.environ, "PATH": scripts + os.pathsep + os.environ.get("PATH", "/usr/bin:/bin")}
+
+
 def _run_host(inventory: Path, host: str, roles: list[str], timeout: float) -> list[SuiteResult]:
     files = [str(suite_file(r)) for r in roles if suite_file(r).exists()]
     with tempfile.TemporaryDirectory(prefix="swan-suites-") as tmp:
@@ -67,7 +74,7 @@ def _run_host(inventory: Path, host: str, roles: list[str], timeout: float) -> l
         ]
         started = time.monotonic()
         try:
-            done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=SUITES)
+            done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=SUITES, env=_env())
         except subprocess.TimeoutExpired:
             return [SuiteResult(host, "suites", "run", False, time.monotonic() - started, f"timed out after {timeout:.0f}s")]
         if not report.exists() or done.returncode not in (0, 1):

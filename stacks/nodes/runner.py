@@ -38,6 +38,7 @@ class TaskEvent:
     status: str
     message: str = ""
     ignored: bool = False
+    seconds: float = 0.0
 
 
 @dataclass
@@ -131,7 +132,7 @@ def task_event(event: Mapping[str, Any]) -> TaskEvent | None:
     if status == "skipped":
         message = str(res.get("skip_reason", "") or "")
     return TaskEvent(data.get("host", ""), data.get("role", "") or "", data.get("task", ""), status,
-                     message, bool(data.get("ignore_errors")))
+                     message, bool(data.get("ignore_errors")), float(data.get("duration") or 0.0))
 
 
 def apply_playbook(
@@ -177,6 +178,7 @@ def apply_playbook(
             "ANSIBLE_NOCOLOR": "1",
             "ANSIBLE_RETRY_FILES_ENABLED": "0",
             "ANSIBLE_PIPELINING": "1",
+            "ANSIBLE_GATHERING": "smart",  # facts once per host per run, not once per play
             "ANSIBLE_LOCAL_TEMP": str(Path(private) / "tmp"),
             "ANSIBLE_SSH_CONTROL_PATH_DIR": str(Path(private) / "cp"),
         }
