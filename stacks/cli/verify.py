@@ -227,9 +227,11 @@ def _kubeconfig_file(value: Optional[str]) -> Optional[str]:
         return None
     if "\n" not in value and os.path.exists(value):
         return value
+    import atexit
     import tempfile
 
-    fd, path = tempfile.mkstemp(prefix="swan-verify-kubeconfig-")
+    fd, path = tempfile.mkstemp(prefix="swan-verify-kubeconfig-")  # mode 0600: it holds credentials
     with os.fdopen(fd, "w") as f:
         f.write(value)
+    atexit.register(os.remove, path)
     return path

@@ -170,3 +170,40 @@ def test_an_unreachable_pushgateway_fails_the_run_with_a_message():
     proc = swan_verify("--pushgateway", f"http://127.0.0.1:{free_port_for_test()}", env={"KUBERNETES_SERVICE_HOST": ""})
     assert proc.returncode == 1
     assert "could not push metrics" in proc.stdout
+
+
+def _fake_pulumi(tmp_path, outputs: dict | None, exit_code: int = 0):
+    """A `pulumi` on PATH that answers `stack output` the way the real CLI does (the real one
+    needs a backend and credentials, which tests do not have)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    script = bin_dir / "pulumi"
+    body = json.dumps(outputs) if outputs is not None else ""
+    script.write_text(f"#!/bin/sh\necho \"$@\" > {tmp_path}/args\n"
+                      f"cat <<'EOF'\n{body}\nEOF\n"
+                      + (f"echo 'error: no stack named dev' >&2\nexit {exit_code}\n" if exit_code else ""))
+    script.chmod(0o755)
+    import os
+
+    return {"PATH": f"{bin_dir}:{os.environ['PATH']}", "KUBERNETES_SERVICE_HOST": "", "HUB_TOKEN": "t"}
+
+
+def test_stack_argument_reads_the_verify_output(tmp_path):
+    from verify_support import free_port_for_test
+
+    url = f"http://127.0.0.1:{free_port_for_test()}"
+    env = _fake_pulumi(tmp_path, {"verify": {"hub_url": url, "profiles": ["cpu"]}})
+    out = tmp_path / "out.json"
+    proc = swan_verify("dev", "--only", "hub", "--token-env", "HUB_TOKEN", "--json", str(out), env=env)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert (tmp_path / "args").read_text().split() == ["stack", "output", "--json", "--show-secrets", "-s", "dev"]
+    checks = {c["name"]: c for c in json.loads(out.read_text())["checks"]}
+    assert f"hub API at {url}/hub/api does not answer" in checks["hub.health"]["detail"]
+    assert "hub.spawn[cpu]" in checks  # the session options came from the stack too
+
+
+def test_stack_argument_with_a_failing_pulumi_exits_2(tmp_path):
+    env = _fake_pulumi(tmp_path, None, exit_code=255)
+    proc = swan_verify("dev", "--only", "hub", "--token-env", "HUB_TOKEN", env=env)
+    assert proc.returncode == 2
+    assert "STACK: dev: pulumi stack output failed: error: no stack named dev" in proc.stderr
