@@ -1,0 +1,85 @@
+"""The plain-data glue around Ansible: inventories, event parsing, suite results, and
+how a failed run is reported (no disposable hosts needed)."""
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from stacks.errors import InputError
+from stacks.nodes import PlaybookFailed, apply_playbook, build_inventory, write_inventory
+from stacks.nodes.checks import parse_junit
+from stacks.nodes.inventory import hosts_in_inventory
+from stacks.nodes.runner import playbook_path, task_event
+
+
+def test_inventory_from_plain_data(tmp_path):
+    inventory = build_inventory(
+        [{"name": "gpu-1", "address": "10.0.0.5", "groups": ["k8s_node", "nvidia_gpu"], "vars": {"nvidia_gpu_mig_enabled": True}},
+         {"name": "store-1", "address": "store-1.example.org", "user": "debian", "port": 2222, "groups": ["cvmfs_client"]}],
+        group_vars={"all": {"common_ntp_servers": ["ntp.example.org"]}, "k8s_node": {"k8s_node_join": False}},
+    )
+    path = write_inventory(inventory, tmp_path / "hosts.yml")
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert yaml.safe_load(path.read_text()) == inventory
+    assert inventory["all"]["hosts"]["store-1"] == {"ansible_host": "store-1.example.org", "ansible_user": "debian", "ansible_port": 2222}
+    assert hosts_in_inventory(path) == {"gpu-1": ["common", "nvidia_gpu", "k8s_node"], "store-1": ["common", "cvmfs_client"]}
+    assert hosts_in_inventory(path, "k8s_node") == {"gpu-1": ["common", "nvidia_gpu", "k8s_node"]}
+
+
+def test_bad_host_records_report_every_problem():
+    with pytest.raises(InputError) as error:
+        build_inventory([{"name": "a", "address": "10.0.0.1", "port": 70000},
+                         {"name": "a", "groups": "k8s_node", "colour": "red"}])
+    lines = [str(p) for p in error.value.problems]
+    assert "hosts: [0].port: must be a TCP port number" in lines
+    assert "hosts: [1].name: 'a' appears twice" in lines
+    assert "hosts: [1].address: required: an IP address or DNS name" in lines
+    assert "hosts: [1].groups: must be a list of group names" in lines
+    assert any(line.startswith("hosts: [1].colour: unknown key") for line in lines)
+
+
+def test_unknown_limit_and_missing_inventory_are_input_errors(tmp_path):
+    path = write_inventory(build_inventory([{"name": "a", "address": "10.0.0.1"}]), tmp_path / "hosts.yml")
+    with pytest.raises(InputError, match="no host matches 'nope'"):
+        hosts_in_inventory(path, "nope")
+    with pytest.raises(InputError, match="inventory file not found"):
+        apply_playbook("site", tmp_path / "missing.yml")
+    with pytest.raises(InputError, match="not found \\(known: .*site"):
+        playbook_path("sight")
+
+
+def test_task_events():
+    changed = task_event({"event": "runner_on_ok", "event_data": {"host": "h", "role": "common", "task": "t", "res": {"changed": True}, "duration": 1.5}})
+    assert (changed.host, changed.role, changed.status, changed.seconds) == ("h", "common", "changed", 1.5)
+    failed = task_event({"event": "runner_on_failed", "event_data": {"host": "h", "task": "t", "res": {"msg": "non-zero return code", "stderr": "boom"}}})
+    assert failed.status == "failed" and failed.message == "non-zero return code\nboom"
+    secret = task_event({"event": "runner_on_failed", "event_data": {"host": "h", "task": "join", "res": {"censored": "the output has been hidden"}}})
+    assert secret.message == "the output has been hidden"
+    skipped = task_event({"event": "runner_on_skipped", "event_data": {"host": "h", "task": "t", "res": {"skip_reason": "Conditional result was False"}}})
+    assert skipped.status == "skipped" and "Conditional" in skipped.message
+    assert task_event({"event": "verbose", "event_data": {}}) is None
+
+
+def test_unreachable_host_names_host_and_task(tmp_path):
+    inventory = build_inventory([{"name": "nowhere", "address": "127.0.0.1", "port": 1,
+                                  "vars": {"ansible_ssh_common_args": "-o ConnectTimeout=3"}}])
+    with pytest.raises(PlaybookFailed) as failure:
+        apply_playbook("site", inventory)
+    assert failure.value.host == "nowhere"
+    assert failure.value.task == "Gathering Facts"
+    assert str(failure.value).startswith("nowhere: task 'Gathering Facts' failed:")
+    assert failure.value.run.hosts["nowhere"].unreachable == 1
+
+
+JUNIT = """<?xml version="1.0"?><testsuites><testsuite name="pytest">
+<testcase classname="test_common" name="test_sshd_running[ansible://n1]" time="0.25"/>
+<testcase classname="test_common" name="test_chrony_running[ansible://n1]" time="0.01"><skipped message="container: no clock"/></testcase>
+<testcase classname="test_k8s_node" name="test_no_swap[ansible://n1]" time="0.5"><failure message="assert 2 == 1">details</failure></testcase>
+</testsuite></testsuites>"""
+
+
+def test_suite_results_from_junit():
+    ok, skipped, failed = parse_junit(JUNIT, "n1")
+    assert (ok.host, ok.suite, ok.test, ok.passed, ok.seconds) == ("n1", "common", "test_sshd_running", True, 0.25)
+    assert skipped.passed and skipped.skipped and skipped.detail == "skipped: container: no clock"
+    assert (failed.suite, failed.passed) == ("k8s_node", False) and "assert 2 == 1" in failed.detail
