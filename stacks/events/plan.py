@@ -8,7 +8,6 @@ the rest. Every node of a pool gets the same MIG layout, named for `nvidia.com/m
 """
 from __future__ import annotations
 
-import datetime as dt
 import math
 from dataclasses import dataclass
 
@@ -181,7 +180,3 @@ def session_resource(session: Session) -> str:
     from stacks.planner.geometry import FULL
 
     return "nvidia.com/gpu" if session.profile == FULL else f"nvidia.com/mig-{session.profile}"
-
-
-def is_over(event: Event, now: dt.datetime) -> bool:
-    return event.end <= now

@@ -90,7 +90,8 @@ def test_openstack_nodes_are_labelled_and_tainted_for_the_event_only(renders):
     assert {"swan-events=true", "swan.cern.ch/event=ml-workshop", "nvidia.com/mig.config=a100-40gb-7x1g.5gb",
             "swan.cern.ch/node-pool=event-ml-workshop"} <= set(labels)
     assert {"swan-events=true:NoSchedule", "nvidia.com/gpu=present:NoSchedule"} <= set(taints)
-    assert one(rendered, NODE_GROUP)["labels"]["nvidia.com/mig.config"] == plans["event-ml-workshop"].nodes[0].mig_config
+    mig_config = plans["event-ml-workshop"].nodes[0].mig_config
+    assert one(rendered, NODE_GROUP)["labels"]["nvidia.com/mig.config"] == mig_config
 
 
 def test_oke_node_pool_is_sized_labelled_and_tainted(renders):
