@@ -14,6 +14,7 @@ app = typer.Typer(
 )
 app.add_typer(gpu.app, name="gpu")
 app.add_typer(__import__("stacks.cli.event", fromlist=["app"]).app, name="event")
+app.add_typer(__import__("stacks.cli.nodes", fromlist=["app"]).app, name="nodes")
 
 app.command("check")(check.check)
 app.command("render")(render.render)

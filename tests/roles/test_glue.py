@@ -83,3 +83,28 @@ def test_suite_results_from_junit():
     assert (ok.host, ok.suite, ok.test, ok.passed, ok.seconds) == ("n1", "common", "test_sshd_running", True, 0.25)
     assert skipped.passed and skipped.skipped and skipped.detail == "skipped: container: no clock"
     assert (failed.suite, failed.passed) == ("k8s_node", False) and "assert 2 == 1" in failed.detail
+
+
+def test_cli_bad_input_exits_2_with_the_problem(tmp_path):
+    from typer.testing import CliRunner
+
+    from stacks.cli.main import app
+
+    inventory = write_inventory(build_inventory([{"name": "a", "address": "127.0.0.1", "port": 1}]), tmp_path / "hosts.yml")
+    runner = CliRunner()
+    missing = runner.invoke(app, ["nodes", "apply", "--inventory", str(tmp_path / "none.yml")])
+    assert missing.exit_code == 2 and "none.yml: inventory file not found" in missing.output
+    bad_var = runner.invoke(app, ["nodes", "apply", "-i", str(inventory), "-e", "novalue"])
+    assert bad_var.exit_code == 2 and "--extra-vars: novalue: expected KEY=VALUE or @FILE" in bad_var.output
+    bad_book = runner.invoke(app, ["nodes", "apply", "-i", str(inventory), "--playbook", "sight"])
+    assert bad_book.exit_code == 2 and "sight: playbook: not found" in bad_book.output
+    assert "Traceback" not in missing.output + bad_var.output + bad_book.output
+
+
+def test_extra_vars_keep_their_types(tmp_path):
+    from stacks.cli.nodes import parse_extra_vars
+
+    extra = tmp_path / "vars.yml"
+    extra.write_text("cvmfs_client_repositories: [sft.cern.ch]\nk8s_node_join: false\n")
+    assert parse_extra_vars([f"@{extra}", "k8s_node_join=true", "cvmfs_client_quota_limit_mb=5000", "x=a b"]) == {
+        "cvmfs_client_repositories": ["sft.cern.ch"], "k8s_node_join": True, "cvmfs_client_quota_limit_mb": 5000, "x": "a b"}

@@ -2,6 +2,7 @@
 change nothing), then checked with the same testinfra suites the nightly run uses."""
 from __future__ import annotations
 
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,3 +102,12 @@ def test_inconsistent_mig_selection_names_the_variable_and_task(applied):
     assert "nvidia_gpu_mig_config_selected" in failure.value.message
     assert "swan-event-a" in failure.value.message
     assert "node-b: task 'Check that the selected MIG configuration exists'" in str(failure.value)
+
+
+def test_swan_nodes_apply_reports_no_changes_on_a_configured_host(applied):
+    swan = Path(sys.executable).parent / "swan"
+    done = subprocess.run([str(swan), "nodes", "apply", "--inventory", str(applied.inventory), "--limit", "node-a"],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "done: 1 host(s), 0 change(s)" in done.stdout
+    assert "node-a" in done.stdout  # the recap table

@@ -1,0 +1,124 @@
+"""`swan nodes apply`: run the node playbooks through ansible-runner outside Pulumi, with
+progress per task and host. Ansible is imported only when the command runs."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping, Optional
+
+import typer
+
+from stacks.cli.common import console, input_errors_exit_2
+from stacks.errors import InputError, Problem
+
+if TYPE_CHECKING:
+    from stacks.nodes.runner import PlaybookRun
+
+app = typer.Typer(help="Configure nodes with the Ansible roles under roles/.", no_args_is_help=True)
+
+_STYLE = {"ok": "green", "changed": "yellow", "failed": "bold red", "unreachable": "bold red", "skipped": "cyan"}
+
+
+def parse_extra_vars(items: list[str]) -> dict[str, Any]:
+    """`KEY=VALUE` (VALUE read as YAML, so 5, true, [a, b] keep their type) or `@FILE`
+    (a YAML/JSON mapping); later items win."""
+    import yaml
+
+    result: dict[str, Any] = {}
+    problems = []
+    for item in items:
+        if item.startswith("@"):
+            path = Path(item[1:])
+            try:
+                data = yaml.safe_load(path.read_text())
+            except (OSError, yaml.YAMLError) as error:
+                problems.append(Problem("--extra-vars", item, f"cannot read: {error}"))
+                continue
+            if not isinstance(data, dict):
+                problems.append(Problem("--extra-vars", item, "must hold a mapping of variables"))
+                continue
+            result.update(data)
+        elif "=" in item and item.split("=", 1)[0]:
+            key, value = item.split("=", 1)
+            try:
+                result[key] = yaml.safe_load(value) if value else ""
+            except yaml.YAMLError:
+                result[key] = value
+        else:
+            problems.append(Problem("--extra-vars", item, "expected KEY=VALUE or @FILE"))
+    if problems:
+        raise InputError(problems)
+    return result
+
+
+def apply_nodes(
+    inventory: str | Path | Mapping[str, Any],
+    *,
+    playbook: str = "site",
+    limit: Optional[str] = None,
+    extravars: Optional[Mapping[str, Any]] = None,
+) -> "PlaybookRun":
+    """Apply a playbook with live progress on the console and a per-host recap; raises
+    PlaybookFailed (host and task named) after printing the recap."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from stacks.nodes.runner import PlaybookFailed, TaskEvent, apply_playbook
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                  console=console, transient=True) as progress:
+        current = progress.add_task(f"starting {playbook}", total=None)
+
+        def show(event: TaskEvent) -> None:
+            if event.status == "start":
+                role = f"{event.role}: " if event.role else ""
+                progress.update(current, description=f"{role}{event.task}")
+                return
+            if event.status in ("ok", "skipped"):
+                return
+            role = f"{event.role} | " if event.role else ""
+            progress.console.print(f"[{_STYLE[event.status]}]{event.status:<11}[/] ", end="", highlight=False)
+            progress.console.print(f"{event.host:<20} {role}{event.task}", markup=False, highlight=False)
+            if event.message and event.status in ("failed", "unreachable"):
+                progress.console.print(f"            {event.message}", markup=False, highlight=False)
+
+        try:
+            run = apply_playbook(playbook, inventory, extravars=extravars, limit=limit, on_event=show)
+        except PlaybookFailed as failure:
+            _recap(failure.run)
+            raise
+    _recap(run)
+    return run
+
+
+def _recap(run: "PlaybookRun") -> None:
+    from rich.table import Table
+
+    table = Table(title=f"{Path(run.playbook).name}: {run.status} in {run.seconds:.0f}s")
+    for column in ("host", "ok", "changed", "failed", "unreachable", "skipped"):
+        table.add_column(column, justify="left" if column == "host" else "right")
+    for host, stats in sorted(run.hosts.items()):
+        table.add_row(host, str(stats.ok), str(stats.changed), str(stats.failed), str(stats.unreachable), str(stats.skipped))
+    console.print(table)
+
+
+@app.command("apply")
+@input_errors_exit_2
+def apply(
+    inventory: str = typer.Option(..., "--inventory", "-i", help="Ansible inventory (YAML/INI file) of the nodes."),
+    limit: Optional[str] = typer.Option(None, "--limit", "-l", help="Ansible host pattern: only these hosts."),
+    playbook: str = typer.Option("site", "--playbook", help="Playbook name under playbooks/ (site, role) or a path."),
+    extra_vars: list[str] = typer.Option([], "--extra-vars", "-e", help="KEY=VALUE or @FILE; repeat as needed."),
+) -> None:
+    """Apply the roles to the nodes of an inventory; exit 1 naming the failing host and task.
+
+    site.yml gives every host `common` and each other role to the group of its name."""
+    from stacks.nodes.runner import PlaybookFailed
+
+    if not Path(inventory).exists():
+        raise InputError(Problem(inventory, "", "inventory file not found"))
+    try:
+        run = apply_nodes(inventory, playbook=playbook, limit=limit, extravars=parse_extra_vars(extra_vars))
+    except PlaybookFailed as failure:
+        console.print("[bold red]failed[/] ", end="")
+        console.print(str(failure), markup=False, highlight=False)
+        raise typer.Exit(1) from None
+    console.print(f"[green]done[/]: {len(run.hosts)} host(s), {run.changed} change(s)", highlight=False)
