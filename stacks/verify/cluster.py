@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Optional, Protocol
 
 from stacks.errors import InputError, Problem
-from stacks.verify.model import Check, CheckFailed, CheckSkipped, Deadline
+from stacks.verify.model import Check, CheckFailed, CheckSkipped
 
 POOL_LABEL = "swan.cern.ch/node-pool"  # the label stacks.infra.pools puts on every pool's nodes
 GPU_RESOURCE_PREFIXES = ("nvidia.com/gpu", "nvidia.com/mig-")

@@ -13,7 +13,7 @@ from stacks.verify.model import Status
 from stacks.verify.nodes import node_checks, rows_from_suite_results
 from stacks.verify.runner import run_checks
 from stacks.verify.stack import read_stack_outputs, verify_settings
-from verify_support import EXPECT, PROFILE_FORM, swan_verify
+from verify_support import PROFILE_FORM, swan_verify
 
 
 @dataclass
