@@ -13,7 +13,7 @@ from stacks.config import load_stack
 from stacks.infra.pools import GPU_TAINT_KEY, pool_labels
 from stacks.platform_layer import security
 
-from conftest import egress_allowed, platform_resources, render_stack, schema_failures, user_pod_policies
+from stack_support import egress_allowed, platform_resources, render_stack, schema_failures, user_pod_policies
 
 STACK = "oci-pilot"
 NODE_POOL = "oci:ContainerEngine/nodePool:NodePool"

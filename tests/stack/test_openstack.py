@@ -12,7 +12,7 @@ from stacks.infra import openstack_rules
 from stacks.infra.pools import GPU_TAINT_KEY, MIG_CONFIG_LABEL, GPU_MODEL_LABEL, pool_labels, pool_taints
 from stacks.platform_layer import security
 
-from conftest import egress_allowed, platform_resources, render_stack, schema_failures, user_pod_policies
+from stack_support import egress_allowed, platform_resources, render_stack, schema_failures, user_pod_policies
 
 STACK = "openstack-prod"
 NODE_GROUP = "openstack:containerinfra/nodeGroup:NodeGroup"

@@ -9,17 +9,15 @@ from __future__ import annotations
 from itertools import combinations
 from pathlib import Path
 
-import jsonschema
 import pytest
 import yaml
 
 from stacks.config import load_stack
 from stacks.platform_layer import hub_values
 
-from conftest import platform_resources, render_stack
+from stack_support import platform_resources, render_stack, z2jh_errors
 
 REPO = Path(__file__).resolve().parents[2]
-REFERENCE = REPO.parent / "shared" / "reference"
 CLOUDS = ("kind", "openstack", "oci")
 
 # Where the platform may differ between clouds, and why. (resource type, name, input path prefix, reason)
@@ -144,22 +142,7 @@ def test_openstack_and_oci_differ_only_in_api_server_addresses(platforms):
     assert names == {"netpol-swan-users-allow-internet", "netpol-swan-users-allow-spark-driver-api"}
 
 
-def _merged_chart_values(values: dict) -> dict:
-    def merge(base, over):
-        if isinstance(base, dict) and isinstance(over, dict):
-            return {**base, **{k: merge(base.get(k), v) for k, v in over.items()}}
-        return over
-
-    z2jh = yaml.safe_load((REFERENCE / "z2jh-3.1.0.values.yaml").read_text())
-    swan = yaml.safe_load((REFERENCE / "swan-chart-2.3.73.values.yaml").read_text())["jupyterhub"]
-    return merge(merge(z2jh, swan), values["jupyterhub"])
-
-
 @pytest.mark.parametrize("stack", ["openstack-prod", "oci-pilot"])
 def test_cloud_hub_values_pass_the_zero_to_jupyterhub_schema(stack):
     """The render masks these values (OIDC secret), so they are checked from the config directly."""
-    schema = yaml.safe_load((REFERENCE / "z2jh-3.1.0.values.schema.yaml").read_text())
-    values = hub_values.hub_values(load_stack(stack))
-    errors = [f"{list(e.path)}: {e.message}"
-              for e in jsonschema.Draft7Validator(schema).iter_errors(_merged_chart_values(values))]
-    assert errors == []
+    assert z2jh_errors(hub_values.hub_values(load_stack(stack))) == []
