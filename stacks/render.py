@@ -119,7 +119,8 @@ def run_program(stack: str) -> Rendered:
 
     from stacks import program
 
-    asyncio.set_event_loop(asyncio.new_event_loop())  # the SDK runs on the current loop; start clean
+    loop = asyncio.new_event_loop()  # the SDK runs on the current loop; start clean, close when done
+    asyncio.set_event_loop(loop)
     settings.set_root_resource(None)  # set_mocks keeps the first root stack otherwise
     pulumi.runtime.set_all_config(config, secret_keys)
     monitor = RecordingMonitor(Mocks())
@@ -137,7 +138,10 @@ def run_program(stack: str) -> Rendered:
 
         return asyncio.ensure_future(keep())
 
-    _program()
+    try:
+        _program()
+    finally:
+        loop.close()
     return Rendered(sorted(recorded, key=lambda r: (r.type, r.name)), dict(sorted(exported.items())))
 
 
@@ -176,8 +180,10 @@ def write(rendered: Rendered, out: Path) -> dict[str, int]:
             counts["helm"] += 1
         elif (obj := manifest(resource)) is not None:
             meta = obj.get("metadata", {})
-            file = f"{obj['kind']}-{meta.get('namespace', 'cluster')}-{meta.get('name', resource.name)}.yaml"
-            (out / "k8s" / file).write_text(yaml_text.dump(obj))
+            file = f"{obj['kind']}-{meta.get('namespace', 'cluster')}-{meta.get('name', resource.name)}"
+            if (out / "k8s" / f"{file}.yaml").exists():  # the same object in a second cluster (an event
+                file = f"{file}--{resource.name}"          # spanning environments): keep both
+            (out / "k8s" / f"{file}.yaml").write_text(yaml_text.dump(obj))
             counts["k8s"] += 1
     return counts
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import typer
 
-from stacks.cli import check, gpu, render, verify
+from stacks.cli import check, event, gpu, nodes, render, verify
 
 app = typer.Typer(
     name="swan",
@@ -13,8 +13,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(gpu.app, name="gpu")
-app.add_typer(__import__("stacks.cli.event", fromlist=["app"]).app, name="event")
-app.add_typer(__import__("stacks.cli.nodes", fromlist=["app"]).app, name="nodes")
+app.add_typer(event.app, name="event")
+app.add_typer(nodes.app, name="nodes")
 
 app.command("check")(check.check)
 app.command("render")(render.render)

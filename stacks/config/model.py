@@ -393,8 +393,13 @@ class EnvironmentConfig(Model):
 
     @property
     def gpu_models(self) -> list[str]:
-        """GPU models present in the environment, in pool order, each once."""
-        return list(dict.fromkeys(p.gpu.model for p in self.node_pools if p.gpu))
+        """GPU models the environment runs: its GPU pools', then those it offers to course events.
+
+        The gpu-operator is deployed, with every MIG layout of these models, as soon as one
+        exists, so an event's nodes find their layout without redeploying the environment.
+        """
+        pools = [p.gpu.model for p in self.node_pools if p.gpu]
+        return list(dict.fromkeys([*pools, *(offer.model for offer in self.event_gpus)]))
 
 
 StackConfig = EnvironmentConfig

@@ -18,12 +18,12 @@ import json
 from stacks.config.event_model import Event
 from stacks.config.model import EnvironmentConfig, NodeGpu, NodePool, Taint, quantity_value
 from stacks.events.plan import EventPlan, NodeGroup, session_resource
-from stacks.infra.pools import GPU_TAINT_KEY, POOL_LABEL, pool_labels, pool_taints
+from stacks.infra.pools import EVENT_TAINT_KEY, GPU_TAINT_KEY, POOL_LABEL, pool_labels, pool_taints
 from stacks.planner.mig_parted import layout_name
 from stacks.platform_layer.hub_event_profiles import EVENT_PROFILE_LABEL
 from stacks.platform_layer.k8s import meta
 
-EVENTS_KEY = "swan-events"          # label and taint of every event node (SWAN's convention)
+EVENTS_KEY = EVENT_TAINT_KEY  # label and taint of every event node (SWAN's convention)
 EVENT_LABEL = "swan.cern.ch/event"  # which event a node (or session pod) belongs to
 
 

@@ -106,8 +106,6 @@ def load_environments(names: list[str]) -> dict[str, EnvironmentConfig]:
 
 def event_offer(name: str, env: EnvironmentConfig, model: str, profile: str) -> EventGpuOffer:
     """The environment's offer for `model`, or a PlanError saying why the event cannot use it."""
-    from stacks.planner.geometry import FULL
-
     if env.cloud == "kind":
         raise PlanError(f"environment '{name}' is a kind cluster: it cannot grow, so events cannot add GPU "
                         "nodes there; name an OpenStack or OCI environment")
@@ -116,10 +114,6 @@ def event_offer(name: str, env: EnvironmentConfig, model: str, profile: str) -> 
         offered = ", ".join(o.model for o in env.event_gpus) or "nothing"
         raise PlanError(f"environment '{name}' offers no {model} GPUs for events "
                         f"(its swan:eventGpus offers: {offered})")
-    if profile != FULL and model not in env.gpu_models:
-        # The gpu-operator's MIG config holds the layouts of the models of the environment's pools.
-        raise PlanError(f"environment '{name}' has no {model} node pool, so its gpu-operator holds no {model} "
-                        f"MIG layouts and cannot partition event nodes into {profile}")
     return offer
 
 

@@ -7,6 +7,7 @@ POOL_LABEL = "swan.cern.ch/node-pool"
 GPU_MODEL_LABEL = "swan.cern.ch/gpu-model"
 MIG_CONFIG_LABEL = "nvidia.com/mig.config"
 GPU_TAINT_KEY = "nvidia.com/gpu"
+EVENT_TAINT_KEY = "swan-events"  # SWAN's label and taint of course-event nodes
 
 
 def pool_labels(pool: NodePool) -> dict[str, str]:

@@ -13,7 +13,7 @@ import pulumi_kubernetes as k8s
 
 from stacks import yaml_text
 from stacks.config.model import EnvironmentConfig
-from stacks.infra.pools import GPU_TAINT_KEY
+from stacks.infra.pools import EVENT_TAINT_KEY, GPU_TAINT_KEY
 from stacks.platform_layer.k8s import child, meta
 
 NAMESPACE = "gpu-operator"
@@ -28,12 +28,14 @@ def mig_parted_config(cfg: EnvironmentConfig) -> dict:
 
 
 def operator_values(cfg: EnvironmentConfig) -> dict:
+    # GPU nodes are tainted (and course-event nodes also carry the swan-events taint): the
+    # device plugin and MIG manager must still run there, or the nodes expose no GPUs.
+    tolerations = [{"key": key, "operator": "Exists", "effect": "NoSchedule"} for key in (GPU_TAINT_KEY, EVENT_TAINT_KEY)]
     return {
         "mig": {"strategy": cfg.gpu.mig_strategy},
         "migManager": {"enabled": True, "config": {"name": MIG_CONFIG_MAP, "default": "all-disabled"}},
-        "daemonsets": {"tolerations": [{"key": GPU_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"}]},
-        "node-feature-discovery": {"worker": {"tolerations": [
-            {"key": GPU_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"}]}},
+        "daemonsets": {"tolerations": tolerations},
+        "node-feature-discovery": {"worker": {"tolerations": tolerations}},
     }
 
 

@@ -141,8 +141,12 @@ class Security(pulumi.ComponentResource):
             for policy, spec in policies.items():
                 k8s.networking.v1.NetworkPolicy(
                     f"netpol-{namespace}-{policy}", metadata=meta(policy, namespace), spec=spec, opts=opts_)
+        # Course-event sessions carry their event's PriorityClass and are capped by the event's
+        # own quota; this one covers every other session.
         k8s.core.v1.ResourceQuota(
-            "quota-users", metadata=meta("swan-users", users), spec={"hard": user_quota(cfg)}, opts=opts_)
+            "quota-users", metadata=meta("swan-users", users),
+            spec={"hard": user_quota(cfg), "scopeSelector": {"matchExpressions": [
+                {"scopeName": "PriorityClass", "operator": "DoesNotExist"}]}}, opts=opts_)
         k8s.core.v1.LimitRange(
             "limits-users", metadata=meta("swan-users", users), spec=user_limit_range(cfg), opts=opts_)
         self.register_outputs({})

@@ -1,6 +1,8 @@
 """Bad event stacks: `swan check` exits 2 and names the file and the `swan:event...` key."""
 from __future__ import annotations
 
+import yaml
+
 import pytest
 from typer.testing import CliRunner
 
@@ -75,18 +77,21 @@ def test_an_environment_with_errors_is_pointed_to(project, write_event):
             "config errors; run `swan check openstack-prod`") in result.stderr
 
 
-def test_mig_profile_needs_the_model_in_the_environments_gpu_operator(project, write_event):
-    """oci-pilot runs no A100-40GB pool, so its MIG manager holds no A100-40GB layouts."""
+def test_an_offered_model_brings_its_mig_layouts_without_a_node_pool(project, write_event, tmp_path):
+    """oci-pilot runs no A100-40GB pool; offering A100-40GB to events is enough for MIG events,
+    because the environment's gpu-operator then holds that model's layouts too."""
+    from stacks.planner.mig_parted import catalog
+    from stacks.render import render
+
     swan = project.read_swan("oci-pilot")
     swan["eventGpus"].append({"model": "A100-40GB", "flavor": "BM.GPU4.8", "gpusPerNode": 8, "maxGpus": 16})
     project.write_config("oci-pilot", swan)
-    write_event("event-bad", environments=["oci-pilot"])
-    result = runner.invoke(app, ["check", "event-bad"])
-    assert result.exit_code == 2
-    assert "swan:event.environments: environment 'oci-pilot' has no A100-40GB node pool" in result.stderr
-    write_event("event-whole", environments=["oci-pilot"], participants=10, instructors=0,
-                session={**SESSION, "profile": "full"})
-    assert runner.invoke(app, ["check", "event-whole"]).exit_code == 0  # whole GPUs need no MIG layout
+    write_event("event-mig", environments=["oci-pilot"])
+    assert runner.invoke(app, ["check", "event-mig"]).exit_code == 0
+    out, _ = render("oci-pilot", tmp_path / "oci")
+    mig = yaml.safe_load((out / "k8s" / "ConfigMap-gpu-operator-swan-mig-parted-config.yaml").read_text())
+    layouts = yaml.safe_load(mig["data"]["config.yaml"])["mig-configs"]
+    assert set(catalog(["A100-40GB"])["mig-configs"]) <= set(layouts)
 
 
 def test_committed_event_examples_are_valid(project):

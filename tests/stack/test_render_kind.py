@@ -156,7 +156,10 @@ def test_namespaces_carry_pod_security_labels(kind):
 
 def test_user_namespace_is_capped(kind, cfg):
     objs = k8s_objects(kind)
-    quota = objs["ResourceQuota-swan-users-swan-users.yaml"]["spec"]["hard"]
+    spec = objs["ResourceQuota-swan-users-swan-users.yaml"]["spec"]
+    # course-event sessions (with their event's PriorityClass) are capped by the event's own quota
+    assert spec["scopeSelector"] == {"matchExpressions": [{"scopeName": "PriorityClass", "operator": "DoesNotExist"}]}
+    quota = spec["hard"]
     assert quota["requests.cpu"] == cfg.security.quota.cpu and quota["pods"] == str(cfg.security.quota.pods)
     limits = objs["LimitRange-swan-users-swan-users.yaml"]["spec"]["limits"][0]
     assert limits["max"] == {"cpu": cfg.security.quota.max_container_cpu,
