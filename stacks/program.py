@@ -22,6 +22,17 @@ def environment(cfg: EnvironmentConfig) -> None:
     # What event stacks read through a StackReference: where and how much they may expand.
     pulumi.export("eventGpus", [offer.model_dump(by_alias=True) for offer in cfg.event_gpus])
     pulumi.export("nodePools", [pool.model_dump(by_alias=True, exclude_none=True) for pool in cfg.node_pools])
+    # What `swan verify STACK` reads (keys as stacks.verify.stack expects them).
+    from stacks.platform_layer.hub_values import gpu_profiles
+    from stacks.platform_layer.verification import session_profiles, software_paths
+
+    pulumi.export("verify", {
+        "hub_url": platform.hub_url,
+        "kubeconfig": infra.kubeconfig,
+        "profiles": session_profiles(cfg),
+        "gpu_profiles": [p["slug"] for p in gpu_profiles(cfg)],
+        "software_paths": software_paths(cfg)[:1] if cfg.storage.cvmfs.enabled else [],
+    })
     for key, value in sorted(infra.outputs.items()):
         pulumi.export(key, value)
 

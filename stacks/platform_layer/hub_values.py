@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stacks.config.model import EnvironmentConfig, NodePool, duration_seconds, quantity_value
+from stacks.config.model import EnvironmentConfig, NodePool, SessionSize, duration_seconds, quantity_value
 from stacks.infra.pools import GPU_TAINT_KEY, POOL_LABEL
+from stacks.platform_layer import verification
 
 CHART = "swan"
 RELEASE = "swan"
@@ -47,22 +48,31 @@ def _gpu_resources(pool: NodePool) -> list[tuple[str, str]]:
     return [(profile.replace(".", "-"), f"nvidia.com/mig-{profile}") for profile in sorted(layout)]
 
 
-def profile_list(cfg: EnvironmentConfig) -> list[dict]:
-    """KubeSpawner profiles: every session size, then one GPU profile per GPU pool resource."""
-    default_size = next((s for s in cfg.hub.sessions if s.default), cfg.hub.sessions[0])
-    options = software_choices(cfg)
+def _default_size(cfg: EnvironmentConfig) -> SessionSize:
+    return next((s for s in cfg.hub.sessions if s.default), cfg.hub.sessions[0])
+
+
+def _resources(size: SessionSize) -> dict:
+    memory = int(quantity_value(size.memory))
+    return {"cpu_limit": size.cores, "cpu_guarantee": size.cores / 4, "mem_limit": memory, "mem_guarantee": memory // 2}
+
+
+def size_profiles(cfg: EnvironmentConfig) -> list[dict]:
+    """One KubeSpawner profile per session size."""
+    default_size = _default_size(cfg)
+    return [{
+        "display_name": f"{size.name}: {size.cores:g} cores, {size.memory} memory",
+        "slug": size.name,
+        "default": size is default_size,
+        "kubespawner_override": _resources(size),
+        "profile_options": software_choices(cfg),
+    } for size in cfg.hub.sessions]
+
+
+def gpu_profiles(cfg: EnvironmentConfig) -> list[dict]:
+    """One profile per GPU resource of each GPU pool (a MIG profile or a whole GPU), default size."""
+    default_size = _default_size(cfg)
     profiles = []
-    for size in cfg.hub.sessions:
-        memory = int(quantity_value(size.memory))
-        profiles.append({
-            "display_name": f"{size.name}: {size.cores:g} cores, {size.memory} memory",
-            "slug": size.name,
-            "default": size is default_size,
-            "kubespawner_override": {"cpu_limit": size.cores, "cpu_guarantee": size.cores / 4,
-                                     "mem_limit": memory, "mem_guarantee": memory // 2},
-            "profile_options": options,
-        })
-    memory = int(quantity_value(default_size.memory))
     for pool in cfg.node_pools:
         if pool.gpu is None:
             continue
@@ -71,15 +81,19 @@ def profile_list(cfg: EnvironmentConfig) -> list[dict]:
                 "display_name": f"{pool.gpu.model} {suffix} on {pool.name}: {default_size.cores:g} cores",
                 "slug": f"{pool.name}-{suffix}",
                 "kubespawner_override": {
-                    "cpu_limit": default_size.cores, "cpu_guarantee": default_size.cores / 4,
-                    "mem_limit": memory, "mem_guarantee": memory // 2,
+                    **_resources(default_size),
                     "extra_resource_limits": {resource: "1"},
                     "node_selector": {POOL_LABEL: pool.name},
                     "tolerations": [{"key": GPU_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"}],
                 },
-                "profile_options": options,
+                "profile_options": software_choices(cfg),
             })
     return profiles
+
+
+def profile_list(cfg: EnvironmentConfig) -> list[dict]:
+    """KubeSpawner profiles: every session size, then the GPU profiles."""
+    return size_profiles(cfg) + gpu_profiles(cfg)
 
 
 def _auth(cfg: EnvironmentConfig) -> tuple[dict, str]:
@@ -170,7 +184,7 @@ def hub_values(cfg: EnvironmentConfig) -> dict:
     """The complete values document for the `swan` chart release."""
     hub = cfg.hub
     auth_config, auth_hook = _auth(cfg)
-    default_size = next((s for s in hub.sessions if s.default), hub.sessions[0])
+    default_size = _default_size(cfg)
     jupyterhub = {
         "hub": {
             "image": {"name": hub.image.name, "tag": hub.image.tag},
@@ -185,6 +199,7 @@ def hub_values(cfg: EnvironmentConfig) -> dict:
                 "10-swan-event-profiles": EVENT_PROFILES_SNIPPET.read_text(),
             },
             "networkPolicy": {"enabled": True, "egress": _user_namespace_egress(cfg)},
+            **(verification.hub_service_values() if cfg.verification.enabled else {}),
         },
         "proxy": {"chp": {"networkPolicy": {"enabled": True, "egress": _user_namespace_egress(cfg)}}},
         "singleuser": {

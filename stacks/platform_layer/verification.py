@@ -1,8 +1,8 @@
 """The nightly in-cluster run of `swan verify` as a CronJob.
 
-The job talks to the hub through its in-cluster service with a token from a Secret the
-operator creates (`kubectl -n <hub ns> create secret generic <tokenSecret> --from-literal=token=...`),
-so the token never passes through Pulumi state.
+The hub registers a `swan-verify` service whose API token the Zero-to-JupyterHub chart
+generates and keeps in its `hub` Secret, so no token passes through Pulumi state or config.
+Results go to a Prometheus Pushgateway when one is configured, so alerts fire unattended.
 """
 from __future__ import annotations
 
@@ -11,25 +11,58 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from stacks.config.model import EnvironmentConfig
+from stacks.config.model import EnvironmentConfig, duration_seconds
 from stacks.platform_layer.k8s import child, meta
 
 TOKEN_ENV = "SWAN_VERIFY_TOKEN"
+SERVICE = "swan-verify"
+# What the verification needs from the hub: create and remove a test user, start and use its server.
+SCOPES = ["admin:users", "admin:servers", "access:servers"]
 
 
-def verify_command(cfg: EnvironmentConfig) -> list[str]:
-    hub_ns = cfg.security.hub_namespace
-    return ["swan", "verify", "--hub-url", f"http://proxy-public.{hub_ns}.svc.cluster.local/",
-            "--token-env", TOKEN_ENV, "--only", "hub,cluster"]
+def hub_service_values() -> dict:
+    """The `hub:` values registering the service and its role (the chart generates the token)."""
+    return {"services": {SERVICE: {}},
+            "loadRoles": {SERVICE: {"description": "nightly end-to-end verification", "scopes": SCOPES,
+                                    "services": [SERVICE]}}}
 
 
-def cronjob_spec(cfg: EnvironmentConfig) -> dict:
+def session_profiles(cfg: EnvironmentConfig) -> list[str]:
+    """Session options to try: the default first, up to the cap."""
+    default = next((s for s in cfg.hub.sessions if s.default), cfg.hub.sessions[0])
+    others = [s.name for s in cfg.hub.sessions if s is not default]
+    return [default.name, *others][: cfg.verification.max_sessions]
+
+
+def software_paths(cfg: EnvironmentConfig) -> list[str]:
+    from stacks.platform_layer.hub_values import LCG_VIEWS
+
+    return [f"{LCG_VIEWS}/{sw.release}/{sw.platform}" for sw in cfg.hub.software]
+
+
+def verify_command(cfg: EnvironmentConfig, stack: str) -> list[str]:
+    v = cfg.verification
+    command = ["swan", "verify", "--only", "hub,cluster",
+               "--hub-url", f"http://proxy-public.{cfg.security.hub_namespace}.svc.cluster.local/",
+               "--token-env", TOKEN_ENV, "--max-sessions", str(v.max_sessions),
+               "--spawn-timeout", str(duration_seconds(v.spawn_timeout))]
+    for profile in session_profiles(cfg):
+        command += ["--profile", profile]
+    if cfg.storage.cvmfs.enabled:
+        command += ["--software-path", software_paths(cfg)[0]]
+    if v.pushgateway_url:
+        command += ["--pushgateway", v.pushgateway_url, "--metrics-label", f"environment={stack}"]
+    return command
+
+
+def cronjob_spec(cfg: EnvironmentConfig, stack: str) -> dict:
     v = cfg.verification
     container = {
         "name": "verify",
         "image": f"{v.image.name}:{v.image.tag}",
-        "args": verify_command(cfg),
-        "env": [{"name": TOKEN_ENV, "valueFrom": {"secretKeyRef": {"name": v.token_secret, "key": "token"}}}],
+        "args": verify_command(cfg, stack),
+        "env": [{"name": TOKEN_ENV, "valueFrom": {"secretKeyRef": {
+            "name": "hub", "key": f"hub.services.{SERVICE}.apiToken"}}}],
         "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}},
         "securityContext": {"runAsNonRoot": True, "allowPrivilegeEscalation": False,
                             "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}},
@@ -40,8 +73,10 @@ def cronjob_spec(cfg: EnvironmentConfig) -> dict:
         "successfulJobsHistoryLimit": 3,
         "failedJobsHistoryLimit": 5,
         "jobTemplate": {"spec": {"backoffLimit": 0, "activeDeadlineSeconds": 3600, "template": {
-            "metadata": {"labels": {"app.kubernetes.io/name": "swan-verify"}},
-            "spec": {"restartPolicy": "Never", "serviceAccountName": "swan-verify", "containers": [container]},
+            # the chart's proxy NetworkPolicy admits pods with this label
+            "metadata": {"labels": {"app.kubernetes.io/name": "swan-verify",
+                                    "hub.jupyter.org/network-access-proxy-http": "true"}},
+            "spec": {"restartPolicy": "Never", "serviceAccountName": SERVICE, "containers": [container]},
         }}},
     }
 
@@ -59,17 +94,18 @@ class Verification(pulumi.ComponentResource):
         cfg = args.config
         ns = cfg.security.hub_namespace
         opts_ = child(self, args.provider, args.depends_on)
-        k8s.core.v1.ServiceAccount("swan-verify", metadata=meta("swan-verify", ns), opts=opts_)
-        # Cluster checks read nodes and workloads; nothing is written.
-        k8s.rbac.v1.ClusterRole("swan-verify", metadata=meta("swan-verify"), rules=[
+        k8s.core.v1.ServiceAccount(SERVICE, metadata=meta(SERVICE, ns), opts=opts_)
+        # Cluster checks read nodes, workloads and TLS secrets' certificates; nothing is written.
+        k8s.rbac.v1.ClusterRole(SERVICE, metadata=meta(SERVICE), rules=[
             {"apiGroups": [""], "resources": ["nodes", "pods"], "verbs": ["get", "list"]},
             {"apiGroups": ["apps"], "resources": ["daemonsets", "deployments"], "verbs": ["get", "list"]},
             {"apiGroups": [""], "resources": ["secrets"], "verbs": ["list"]},
         ], opts=opts_)
         k8s.rbac.v1.ClusterRoleBinding(
-            "swan-verify", metadata=meta("swan-verify"),
-            subjects=[{"kind": "ServiceAccount", "name": "swan-verify", "namespace": ns}],
-            role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "swan-verify"},
+            SERVICE, metadata=meta(SERVICE),
+            subjects=[{"kind": "ServiceAccount", "name": SERVICE, "namespace": ns}],
+            role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": SERVICE},
             opts=opts_)
-        k8s.batch.v1.CronJob("swan-verify", metadata=meta("swan-verify", ns), spec=cronjob_spec(cfg), opts=opts_)
+        k8s.batch.v1.CronJob(SERVICE, metadata=meta(SERVICE, ns), spec=cronjob_spec(cfg, pulumi.get_stack()),
+                             opts=opts_)
         self.register_outputs({"schedule": cfg.verification.schedule})

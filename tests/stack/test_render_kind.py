@@ -260,3 +260,25 @@ def test_render_cli_prints_a_summary_and_exits_2_on_bad_config(project):
     assert bad.exit_code == 2
     assert "config/Pulumi.kind.yaml: swan:hub.sessions[0].memory: '16GG' is not a Kubernetes quantity" in bad.stderr
     assert not (project.root / "bad").exists()  # nothing half-written
+
+
+def test_nightly_cronjob_runs_a_command_swan_verify_accepts(kind, cfg):
+    """The CronJob's arguments parse with the real `swan verify` command, with the chart's token."""
+    import typer
+
+    job = yaml.safe_load((kind / "k8s" / "CronJob-swan-swan-verify.yaml").read_text())
+    container = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    args = container["args"]
+    assert args[:2] == ["swan", "verify"]
+    command = typer.main.get_command(app)
+    context = command.make_context("swan", list(args[1:]))  # parses only: unknown options would raise
+    verify = command.get_command(context, "verify")
+    params = verify.make_context("verify", list(args[2:]), parent=context).params
+    assert params["hub_url"] == "http://proxy-public.swan.svc.cluster.local/"
+    assert list(params["profile"]) == [s.name for s in cfg.hub.sessions][: cfg.verification.max_sessions]
+    token = container["env"][0]
+    assert token["valueFrom"]["secretKeyRef"] == {"name": "hub", "key": "hub.services.swan-verify.apiToken"}
+    hub = yaml.safe_load((kind / "helm" / "swan.yaml").read_text())["values"]["jupyterhub"]["hub"]
+    assert hub["services"] == {"swan-verify": {}}
+    assert hub["loadRoles"]["swan-verify"]["services"] == ["swan-verify"]
+    assert set(hub["loadRoles"]["swan-verify"]["scopes"]) == {"admin:users", "admin:servers", "access:servers"}
