@@ -6,15 +6,13 @@ models, so an event (or an operator) picks a layout just by labelling nodes with
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pulumi
 import pulumi_kubernetes as k8s
 
 from stacks import yaml_text
 from stacks.config.model import EnvironmentConfig
 from stacks.infra.pools import EVENT_TAINT_KEY, GPU_TAINT_KEY
-from stacks.platform_layer.k8s import child, meta
+from stacks.platform_layer.k8s import PlatformArgs, child, meta
 
 NAMESPACE = "gpu-operator"
 REPOSITORY = "https://helm.ngc.nvidia.com/nvidia"
@@ -39,15 +37,9 @@ def operator_values(cfg: EnvironmentConfig) -> dict:
     }
 
 
-@dataclass
-class GpuArgs:
-    config: EnvironmentConfig
-    provider: pulumi.ProviderResource
-    depends_on: list[pulumi.Resource]
-
 
 class Gpu(pulumi.ComponentResource):
-    def __init__(self, name: str, args: GpuArgs, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, args: PlatformArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("swan:platform:Gpu", name, None, opts)
         cfg = args.config
         opts_ = child(self, args.provider, args.depends_on)

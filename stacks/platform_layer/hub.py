@@ -1,14 +1,12 @@
 """The hub: the upstream `swan` chart as a Helm release, plus what it needs across namespaces."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pulumi
 import pulumi_kubernetes as k8s
 
 from stacks.config.model import EnvironmentConfig
 from stacks.platform_layer import hub_values
-from stacks.platform_layer.k8s import child, meta
+from stacks.platform_layer.k8s import PlatformArgs, child, meta
 
 
 def secret_inputs(values: dict, cfg: EnvironmentConfig) -> pulumi.Input[dict]:
@@ -17,17 +15,11 @@ def secret_inputs(values: dict, cfg: EnvironmentConfig) -> pulumi.Input[dict]:
     return pulumi.Output.secret(values) if has_secret else values
 
 
-@dataclass
-class HubArgs:
-    config: EnvironmentConfig
-    provider: pulumi.ProviderResource
-    depends_on: list[pulumi.Resource]
-
 
 class Hub(pulumi.ComponentResource):
     """JupyterHub through the SWAN chart; the hub spawns sessions into the user namespace."""
 
-    def __init__(self, name: str, args: HubArgs, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, args: PlatformArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("swan:platform:Hub", name, None, opts)
         cfg = args.config
         hub_ns, users_ns = cfg.security.hub_namespace, cfg.security.user_namespace

@@ -1,13 +1,11 @@
 """Ingress: ingress-nginx (host ports on kind, a LoadBalancer on clouds) and, with TLS, cert-manager."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pulumi
 import pulumi_kubernetes as k8s
 
 from stacks.config.model import EnvironmentConfig
-from stacks.platform_layer.k8s import child, meta
+from stacks.platform_layer.k8s import PlatformArgs, child, meta
 
 INGRESS_NGINX_REPO = "https://kubernetes.github.io/ingress-nginx"
 CERT_MANAGER_REPO = "https://charts.jetstack.io"
@@ -40,15 +38,9 @@ def cluster_issuer(cfg: EnvironmentConfig) -> dict:
                      "solvers": [{"http01": {"ingress": {"ingressClassName": cfg.ingress.class_name}}}]}}
 
 
-@dataclass
-class IngressArgs:
-    config: EnvironmentConfig
-    provider: pulumi.ProviderResource
-    depends_on: list[pulumi.Resource]
-
 
 class Ingress(pulumi.ComponentResource):
-    def __init__(self, name: str, args: IngressArgs, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, args: PlatformArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("swan:platform:Ingress", name, None, opts)
         cfg = args.config
         opts_ = child(self, args.provider, args.depends_on)

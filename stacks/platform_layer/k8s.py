@@ -1,11 +1,23 @@
 """Small helpers shared by the platform components: object metadata and child options."""
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import pulumi
 
+from stacks.config.model import EnvironmentConfig
+
 MANAGED_BY = {"app.kubernetes.io/managed-by": "swan-iac"}
+
+
+@dataclass
+class PlatformArgs:
+    """What every platform component takes: the config, the cluster's provider, what must exist first."""
+
+    config: EnvironmentConfig
+    provider: pulumi.ProviderResource
+    depends_on: list[pulumi.Resource] = field(default_factory=list)
 
 
 def meta(name: str, namespace: str | None = None, labels: dict[str, str] | None = None,

@@ -1,13 +1,11 @@
 """ServiceMonitors for kube-prometheus-stack (whose CRDs must already be in the cluster)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pulumi
 import pulumi_kubernetes as k8s
 
 from stacks.config.model import EnvironmentConfig
-from stacks.platform_layer.k8s import child, meta
+from stacks.platform_layer.k8s import PlatformArgs, child, meta
 
 
 def service_monitors(cfg: EnvironmentConfig) -> dict[str, dict]:
@@ -29,15 +27,9 @@ def service_monitors(cfg: EnvironmentConfig) -> dict[str, dict]:
     return monitors
 
 
-@dataclass
-class MonitoringArgs:
-    config: EnvironmentConfig
-    provider: pulumi.ProviderResource
-    depends_on: list[pulumi.Resource]
-
 
 class Monitoring(pulumi.ComponentResource):
-    def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, args: PlatformArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("swan:platform:Monitoring", name, None, opts)
         cfg = args.config
         opts_ = child(self, args.provider, args.depends_on)

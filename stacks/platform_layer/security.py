@@ -9,13 +9,11 @@ through it; their RBAC stops at the Spark namespace.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pulumi
 import pulumi_kubernetes as k8s
 
 from stacks.config.model import EnvironmentConfig
-from stacks.platform_layer.k8s import child, meta
+from stacks.platform_layer.k8s import PlatformArgs, child, meta
 
 PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
 SPARK_DRIVER_LABEL = "swan.cern.ch/spark-driver"
@@ -119,21 +117,15 @@ def user_limit_range(cfg: EnvironmentConfig) -> dict:
     }]}
 
 
-@dataclass
-class SecurityArgs:
-    config: EnvironmentConfig
-    provider: pulumi.ProviderResource
-    namespaces: list[pulumi.Resource]
-
 
 class Security(pulumi.ComponentResource):
     """NetworkPolicies, ResourceQuota and LimitRange around user sessions (and Spark executors)."""
 
-    def __init__(self, name: str, args: SecurityArgs, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, args: PlatformArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("swan:platform:Security", name, None, opts)
         cfg = args.config
         users = cfg.security.user_namespace
-        opts_ = child(self, args.provider, args.namespaces)
+        opts_ = child(self, args.provider, args.depends_on)
         groups = [(users, user_network_policies(cfg))]
         if cfg.spark.enabled:
             groups.append((cfg.spark.namespace, spark_network_policies(cfg)))

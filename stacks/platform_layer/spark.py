@@ -1,27 +1,18 @@
 """Spark on Kubernetes from a notebook: drivers run in user sessions, executors in their own namespace."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pulumi
 import pulumi_kubernetes as k8s
 
-from stacks.config.model import EnvironmentConfig
-from stacks.platform_layer.k8s import child, meta
+from stacks.platform_layer.k8s import PlatformArgs, child, meta
 
-
-@dataclass
-class SparkArgs:
-    config: EnvironmentConfig
-    provider: pulumi.ProviderResource
-    depends_on: list[pulumi.Resource]
 
 
 class Spark(pulumi.ComponentResource):
     """ServiceAccounts and RBAC: the session's `spark-driver` account may manage executor pods
     in the Spark namespace and nothing else; executors run with an account that has no rights."""
 
-    def __init__(self, name: str, args: SparkArgs, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, args: PlatformArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("swan:platform:Spark", name, None, opts)
         cfg = args.config
         spark_ns, users_ns = cfg.spark.namespace, cfg.security.user_namespace

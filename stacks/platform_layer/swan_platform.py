@@ -6,14 +6,15 @@ from dataclasses import dataclass
 import pulumi
 
 from stacks.config.model import EnvironmentConfig
-from stacks.platform_layer.gpu import NAMESPACE as GPU_NAMESPACE, Gpu, GpuArgs
-from stacks.platform_layer.hub import Hub, HubArgs
-from stacks.platform_layer.ingress import Ingress, IngressArgs
-from stacks.platform_layer.monitoring import Monitoring, MonitoringArgs
+from stacks.platform_layer.gpu import NAMESPACE as GPU_NAMESPACE, Gpu
+from stacks.platform_layer.hub import Hub
+from stacks.platform_layer.k8s import PlatformArgs
+from stacks.platform_layer.ingress import Ingress
+from stacks.platform_layer.monitoring import Monitoring
 from stacks.platform_layer.namespaces import Namespaces, NamespacesArgs
-from stacks.platform_layer.security import Security, SecurityArgs
-from stacks.platform_layer.spark import Spark, SparkArgs
-from stacks.platform_layer.verification import Verification, VerificationArgs
+from stacks.platform_layer.security import Security
+from stacks.platform_layer.spark import Spark
+from stacks.platform_layer.verification import Verification
 
 
 def namespace_levels(cfg: EnvironmentConfig) -> dict[str, str]:
@@ -45,18 +46,18 @@ class SwanPlatform(pulumi.ComponentResource):
         here = pulumi.ResourceOptions(parent=self)
         namespaces = Namespaces("namespaces", NamespacesArgs(namespace_levels(cfg), provider), here)
         ns = [namespaces]
-        Security("security", SecurityArgs(cfg, provider, ns), here)
+        Security("security", PlatformArgs(cfg, provider, ns), here)
         before_hub: list[pulumi.Resource] = list(ns)
         if cfg.ingress.enabled:
-            before_hub.append(Ingress("ingress", IngressArgs(cfg, provider, ns), here))
+            before_hub.append(Ingress("ingress", PlatformArgs(cfg, provider, ns), here))
         if cfg.gpu_models:
-            Gpu("gpu", GpuArgs(cfg, provider, ns), here)
+            Gpu("gpu", PlatformArgs(cfg, provider, ns), here)
         if cfg.spark.enabled:
-            before_hub.append(Spark("spark", SparkArgs(cfg, provider, ns), here))
-        hub = Hub("hub", HubArgs(cfg, provider, before_hub), here)
+            before_hub.append(Spark("spark", PlatformArgs(cfg, provider, ns), here))
+        hub = Hub("hub", PlatformArgs(cfg, provider, before_hub), here)
         if cfg.monitoring.enabled:
-            Monitoring("monitoring", MonitoringArgs(cfg, provider, [hub]), here)
+            Monitoring("monitoring", PlatformArgs(cfg, provider, [hub]), here)
         if cfg.verification.enabled:
-            Verification("verification", VerificationArgs(cfg, provider, [hub]), here)
+            Verification("verification", PlatformArgs(cfg, provider, [hub]), here)
         self.hub_url = hub.url
         self.register_outputs({"hubUrl": hub.url, "namespaces": sorted(namespaces.by_name)})

@@ -6,13 +6,11 @@ Results go to a Prometheus Pushgateway when one is configured, so alerts fire un
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pulumi
 import pulumi_kubernetes as k8s
 
 from stacks.config.model import EnvironmentConfig, duration_seconds
-from stacks.platform_layer.k8s import child, meta
+from stacks.platform_layer.k8s import PlatformArgs, child, meta
 
 TOKEN_ENV = "SWAN_VERIFY_TOKEN"
 SERVICE = "swan-verify"
@@ -81,15 +79,9 @@ def cronjob_spec(cfg: EnvironmentConfig, stack: str) -> dict:
     }
 
 
-@dataclass
-class VerificationArgs:
-    config: EnvironmentConfig
-    provider: pulumi.ProviderResource
-    depends_on: list[pulumi.Resource]
-
 
 class Verification(pulumi.ComponentResource):
-    def __init__(self, name: str, args: VerificationArgs, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, args: PlatformArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("swan:platform:Verification", name, None, opts)
         cfg = args.config
         ns = cfg.security.hub_namespace
