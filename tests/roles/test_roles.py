@@ -80,10 +80,14 @@ BAD_VARIABLES = [
     ("nvidia_gpu", {"nvidia_gpu_mig_config": {"version": "v2", "mig-configs": {}}}, "nvidia_gpu_mig_config"),
     ("k8s_node", {"k8s_node_sysctls": ["net.ipv4.ip_forward=1"]}, "k8s_node_sysctls"),
     ("node_exporter", {"node_exporter_collectors_enabled": {"systemd": True}}, "node_exporter_collectors_enabled"),
+    # Checked by the roles' first tasks, before any change:
+    ("k8s_node", {"k8s_node_join": True, "k8s_node_join_address": "10.0.0.1:6443"}, "k8s_node_join_token"),
+    ("eos_client", {"eos_client_keytab": ""}, "eos_client_keytab"),
+    ("eos_client", {"eos_client_install_packages": True}, "eos_client_repository"),
 ]
 
 
-@pytest.mark.parametrize("role, bad, variable", BAD_VARIABLES, ids=[b[0] for b in BAD_VARIABLES])
+@pytest.mark.parametrize("role, bad, variable", BAD_VARIABLES, ids=[b[2] for b in BAD_VARIABLES])
 def test_bad_variable_fails_fast_naming_it(applied, role, bad, variable):
     host = ROLE_HOSTS[role][0]
     with pytest.raises(PlaybookFailed) as failure:
