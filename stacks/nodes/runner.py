@@ -3,12 +3,13 @@ task; a failure becomes one error naming the host and the task. Called with plai
 (paths, dicts) so the CLI and the Pulumi resource share it."""
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 import tempfile
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -79,6 +80,26 @@ class PlaybookRun:
     def changed(self) -> int:
         return sum(s.changed for s in self.hosts.values())
 
+    def summary(self) -> dict[str, Any]:
+        """Plain data (JSON-able) for Pulumi outputs and reports."""
+        return {
+            "playbook": Path(self.playbook).name, "status": self.status, "rc": self.rc,
+            "seconds": round(self.seconds, 1),
+            "hosts": {host: asdict(stats) for host, stats in sorted(self.hosts.items())},
+            "changed_by_role": {f"{h}/{r or '-'}": n for (h, r), n in sorted(self.changed_by_role().items())},
+        }
+
+
+def content_digest(playbook: str | Path = "site") -> str:
+    """SHA-256 over the playbook and every file under roles/: changes when what a run
+    would apply changes (the Pulumi resource re-applies on a new digest)."""
+    digest = hashlib.sha256()
+    files = [playbook_path(playbook)] + sorted(p for p in ROLES_PATH.rglob("*") if p.is_file())
+    for path in files:
+        digest.update(str(path.relative_to(REPO)).encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
 
 class PlaybookFailed(RuntimeError):
     """A playbook run failed; names the first failing host and task."""
@@ -144,10 +165,13 @@ def apply_playbook(
     on_event: Callable[[TaskEvent], None] | None = None,
     forks: int = 10,
     workdir: str | Path | None = None,
+    private_key: str | None = None,
 ) -> PlaybookRun:
     """Run `playbook` (name or path) on `inventory` (a file, or a dict from
     build_inventory) and return the run; raise PlaybookFailed naming the first failing
-    host and task. `on_event` sees every task start and result as it happens."""
+    host and task. `on_event` sees every task start and result as it happens.
+    `private_key` is an ssh private key's content (e.g. a Pulumi secret), used for every
+    host that does not name its own key file; it only lives in the run's temp folder."""
     import ansible_runner
 
     path = playbook_path(playbook)
@@ -182,6 +206,11 @@ def apply_playbook(
             "ANSIBLE_LOCAL_TEMP": str(Path(private) / "tmp"),
             "ANSIBLE_SSH_CONTROL_PATH_DIR": str(Path(private) / "cp"),
         }
+        if private_key:
+            key_file = Path(private) / "ssh_key"
+            key_file.touch(mode=0o600)
+            key_file.write_text(private_key if private_key.endswith("\n") else private_key + "\n")
+            env["ANSIBLE_PRIVATE_KEY_FILE"] = str(key_file)
         started = time.monotonic()
         result = ansible_runner.run(
             private_data_dir=private,

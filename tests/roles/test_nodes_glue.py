@@ -108,3 +108,33 @@ def test_extra_vars_keep_their_types(tmp_path):
     extra.write_text("cvmfs_client_repositories: [sft.cern.ch]\nk8s_node_join: false\n")
     assert parse_extra_vars([f"@{extra}", "k8s_node_join=true", "cvmfs_client_quota_limit_mb=5000", "x=a b"]) == {
         "cvmfs_client_repositories": ["sft.cern.ch"], "k8s_node_join": True, "cvmfs_client_quota_limit_mb": 5000, "x": "a b"}
+
+
+def test_content_digest_follows_role_files(tmp_path, monkeypatch):
+    from stacks.nodes import runner
+
+    roles = tmp_path / "roles"
+    (roles / "common" / "tasks").mkdir(parents=True)
+    task = roles / "common" / "tasks" / "main.yml"
+    task.write_text("---\n[]\n")
+    playbook = tmp_path / "site.yml"
+    playbook.write_text("---\n- hosts: all\n  roles: [common]\n")
+    monkeypatch.setattr(runner, "ROLES_PATH", roles)
+    monkeypatch.setattr(runner, "REPO", tmp_path)
+    before = runner.content_digest(playbook)
+    assert runner.content_digest(playbook) == before
+    task.write_text("---\n- ansible.builtin.debug: {msg: hi}\n")
+    assert runner.content_digest(playbook) != before
+
+
+def test_run_summary_is_plain_data():
+    import json
+
+    from stacks.nodes.runner import HostStats, PlaybookRun, TaskEvent
+
+    run = PlaybookRun("/x/site.yml", "successful", 0, 12.34, {"n1": HostStats(ok=5, changed=2)},
+                      [TaskEvent("n1", "common", "t1", "changed"), TaskEvent("n1", "", "t2", "changed"), TaskEvent("n1", "common", "t3", "ok")])
+    summary = json.loads(json.dumps(run.summary()))
+    assert summary == {"playbook": "site.yml", "status": "successful", "rc": 0, "seconds": 12.3,
+                       "hosts": {"n1": {"ok": 5, "changed": 2, "failed": 0, "unreachable": 0, "skipped": 0}},
+                       "changed_by_role": {"n1/common": 1, "n1/-": 1}}
