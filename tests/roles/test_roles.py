@@ -115,3 +115,13 @@ def test_swan_nodes_apply_reports_no_changes_on_a_configured_host(applied):
     assert done.returncode == 0, done.stdout + done.stderr
     assert "done: 1 host(s), 0 change(s)" in done.stdout
     assert "node-a" in done.stdout  # the recap table
+
+
+def test_private_key_given_as_content_reaches_the_host(applied, lab):
+    """The Pulumi path: plain-data inventory without key files, the key as a secret string."""
+    host = lab.hosts["node-a"]
+    record = lab.inventory_host(host, FLEET["node-a"][0], FLEET["node-a"][1])
+    del record["vars"]["ansible_ssh_private_key_file"]
+    run = apply_playbook("role", build_inventory([record]), extravars={"swan_role": "node_exporter"},
+                         private_key=lab.key.read_text())
+    assert run.hosts["node-a"].ok > 0 and run.changed == 0
