@@ -14,6 +14,11 @@ def environment(cfg: EnvironmentConfig) -> None:
 
     infra = build_infra(cfg)
     platform = SwanPlatform("swan", SwanPlatformArgs(cfg, infra.provider))
+    if cfg.nodes.machines:
+        from stacks.infra.nodes import ConfiguredNodes
+
+        nodes = ConfiguredNodes("nodes", cfg, infra.vm_addresses)
+        pulumi.export("nodeHosts", nodes.hosts)
     pulumi.export("cloud", cfg.cloud)
     pulumi.export("hubUrl", platform.hub_url)
     pulumi.export("kubeconfig", infra.kubeconfig)

@@ -22,6 +22,11 @@ from stacks.config.model import SECRET_PLACEHOLDER
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
 SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270"
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
+# Outputs the cloud computes that the program reads (mocks otherwise echo inputs only),
+# rendered as placeholders naming the resource.
+COMPUTED_OUTPUTS = {
+    "openstack:networking/port:Port": {"allFixedIps": lambda name: [f"[{name} address]"]},
+}
 
 
 @dataclass(frozen=True)
@@ -102,7 +107,8 @@ def run_program(stack: str) -> Rendered:
                 referenced = str(args.inputs["name"]).rsplit("/", 1)[-1]
                 return referenced, {"name": args.inputs["name"], "outputs": references[referenced],
                                     "secretOutputNames": []}
-            return f"{args.name}-id", dict(args.inputs)
+            known_after_apply = {k: v(args.name) for k, v in COMPUTED_OUTPUTS.get(args.typ, {}).items()}
+            return f"{args.name}-id", {**known_after_apply, **dict(args.inputs)}
 
         def call(self, args: pulumi.runtime.MockCallArgs):
             # Look-ups by name (OpenStack's external network) get a stable id; other invokes return {}.

@@ -360,6 +360,7 @@ class Verification(Model):
 
 
 from stacks.config.clouds import Oci, OpenStack, cloud_problems  # noqa: E402 (clouds.py builds on Model)
+from stacks.config.nodes_model import Nodes  # noqa: E402 (nodes_model.py builds on Model)
 
 
 class EnvironmentConfig(Model):
@@ -381,14 +382,36 @@ class EnvironmentConfig(Model):
     monitoring: Monitoring = Monitoring()
     security: Security = Security()
     verification: Verification = Verification()
+    nodes: Nodes = Field(default_factory=lambda: Nodes())
+
+    @field_validator("kind_cluster")
+    @classmethod
+    def _kind_only(cls, kind_cluster: KindCluster | None, info: ValidationInfo) -> KindCluster | None:
+        cloud = info.data.get("cloud")
+        if kind_cluster is not None and cloud not in (None, "kind"):
+            raise ValueError(f"kindCluster is only valid with cloud: kind (this stack has cloud: {cloud})")
+        return kind_cluster
+
+    @field_validator("node_pools")
+    @classmethod
+    def _unique_pools(cls, pools: list[NodePool]) -> list[NodePool]:
+        names = [p.name for p in pools]
+        if len(set(names)) != len(names):
+            raise ValueError(f"nodePools names must be unique, got {names}")
+        return pools
+
+    @field_validator("nodes")
+    @classmethod
+    def _nodes_fit_the_stack(cls, nodes: Nodes, info: ValidationInfo) -> Nodes:
+        cloud, storage = info.data.get("cloud"), info.data.get("storage")
+        if nodes.vm_groups and cloud not in (None, "openstack"):
+            raise ValueError(f"vmGroups are OpenStack instances; this stack has cloud: {cloud}")
+        if storage and not storage.eos.enabled and any("eos_client" in m.roles for m in nodes.machines):
+            raise ValueError("hosts with the eos_client role need storage.eos enabled (instances and keytab)")
+        return nodes
 
     @model_validator(mode="after")
     def _cloud_sections(self) -> "EnvironmentConfig":
-        if self.cloud != "kind" and self.kind_cluster is not None:
-            raise ValueError(f"kindCluster is only valid with cloud: kind (this stack has cloud: {self.cloud})")
-        names = [p.name for p in self.node_pools]
-        if len(set(names)) != len(names):
-            raise ValueError(f"nodePools names must be unique, got {names}")
         if problems := cloud_problems(self):  # the cloud section matches `cloud`; Magnum/OKE limits
             raise ValidationError.from_exception_data(type(self).__name__, problems)
         return self

@@ -18,6 +18,8 @@ class Infra:
     provider: pulumi.ProviderResource
     kubeconfig: pulumi.Output[str]
     outputs: dict[str, pulumi.Input] = field(default_factory=dict)
+    # fixed addresses of the VMs of each `nodes.vmGroups` entry (OpenStack), for the node roles
+    vm_addresses: dict[str, pulumi.Output[list[str]]] = field(default_factory=dict)
 
 
 def build_infra(cfg: EnvironmentConfig) -> Infra:

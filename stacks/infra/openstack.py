@@ -12,6 +12,7 @@ import pulumi_openstack as openstack
 
 from stacks.config.model import EnvironmentConfig
 from stacks.infra import Infra
+from stacks.infra.openstack_vms import OpenStackVms
 from stacks.infra import openstack_rules as rules
 from stacks.infra.provider_config import provider_settings
 
@@ -106,6 +107,9 @@ class OpenStackInfra(pulumi.ComponentResource):
         self.network = OpenStackNetwork("network", cfg, provider, pulumi.ResourceOptions(parent=self))
         self.bastion = (Bastion("bastion", cfg, self.network, provider, pulumi.ResourceOptions(parent=self))
                         if os_cfg.bastion else None)
+        self.vms = (OpenStackVms("vms", cfg, self.network.network.id, self.network.subnet.id, provider,
+                                 [self.network.interface], pulumi.ResourceOptions(parent=self))
+                    if cfg.nodes.vm_groups else None)
 
         default_pool, extra_pools = rules.split_pools(cfg)
         template = openstack.containerinfra.ClusterTemplate(
@@ -158,4 +162,7 @@ def build(cfg: EnvironmentConfig) -> Infra:
     }
     if infra.bastion is not None:
         outputs["bastionAddress"] = infra.bastion.floating_ip.address
-    return Infra(provider=infra.provider, kubeconfig=infra.kubeconfig, outputs=outputs)
+    vm_addresses = infra.vms.addresses if infra.vms else {}
+    if vm_addresses:
+        outputs["vmAddresses"] = vm_addresses
+    return Infra(provider=infra.provider, kubeconfig=infra.kubeconfig, outputs=outputs, vm_addresses=vm_addresses)

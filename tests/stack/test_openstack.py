@@ -57,13 +57,17 @@ def test_template_keeps_nodes_off_the_internet_and_the_api_to_its_cidrs(out, cfg
 
 
 def test_no_security_rule_opens_ssh_to_the_world(out, cfg):
-    rules = [r["inputs"] for r in out.of_type(SECGROUP_RULE)]
+    every_rule = [r["inputs"] for r in out.of_type(SECGROUP_RULE)]
+    for rule in every_rule:
+        if rule["direction"] == "ingress":
+            assert ipaddress.ip_network(rule["remoteIpPrefix"]).prefixlen > 0, rule
+    # VM nodes (nodes.vmGroups) also admit their own cluster network, nothing else but the admins.
+    vm_rules = [r for r in every_rule if r["securityGroupId"] == "vm-secgroup-id"]
+    assert {r["remoteIpPrefix"] for r in vm_rules} == {cfg.openstack.network_cidr, *cfg.openstack.admin_cidrs}
+    rules = [r for r in every_rule if r["securityGroupId"] != "vm-secgroup-id"]
     ssh_in = [r for r in rules if r["direction"] == "ingress"
               and r.get("portRangeMin", 0) <= 22 <= r.get("portRangeMax", 65535)]
     assert sorted(r["remoteIpPrefix"] for r in ssh_in) == sorted(cfg.openstack.admin_cidrs)
-    for rule in rules:
-        if rule["direction"] == "ingress":
-            assert ipaddress.ip_network(rule["remoteIpPrefix"]).prefixlen > 0, rule
     # The bastion's group starts empty: these rules are all it allows.
     group = out.one("openstack:networking/secGroup:SecGroup", "secgroup")["inputs"]
     assert group["deleteDefaultRules"] is True
