@@ -19,11 +19,10 @@ DEFAULT_ROLES: list[str] = ["cvmfs_client", "k8s_node", "node_exporter"]
 
 
 class NodeMachine(Model):
-    """What static hosts and VM groups share: roles, an optional GPU, node labels."""
+    """What static hosts and VM groups share: roles and an optional GPU."""
 
     roles: list[RoleName] = Field(default_factory=lambda: list(DEFAULT_ROLES))
     gpu: NodeGpu | None = None
-    labels: dict[str, str] = {}
 
     @property
     def all_roles(self) -> list[str]:

@@ -5,7 +5,8 @@ import pulumi
 
 from stacks.config.model import EnvironmentConfig
 from stacks.infra.ansible_playbook import AnsiblePlaybook
-from stacks.nodes.from_config import ansible_fingerprint, node_hosts, role_vars
+from stacks.nodes.from_config import node_hosts, role_vars
+from stacks.nodes.runner import content_digest
 
 PLAYBOOK = "site"
 
@@ -27,7 +28,7 @@ class ConfiguredNodes(pulumi.ComponentResource):
             lambda lists: dict(zip(groups, lists)))
         # The inventory carries the join token and the EOS keytab: secret as a whole.
         hosts_inventory = pulumi.Output.secret(addresses.apply(lambda a: inventory(cfg, a)))
-        self.playbook = AnsiblePlaybook("site", PLAYBOOK, hosts_inventory, ansible_fingerprint(),
+        self.playbook = AnsiblePlaybook("site", PLAYBOOK, hosts_inventory, content_digest(PLAYBOOK),
                                         pulumi.ResourceOptions(parent=self))
         self.hosts = [h.name for h in cfg.nodes.static] + [
             f"{g.name}-{i}" for g in cfg.nodes.vm_groups for i in range(g.count)]

@@ -5,23 +5,15 @@ tests build the very same inventory.
 """
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
 from typing import Any
 
 from stacks.config.model import EnvironmentConfig
 from stacks.config.nodes_model import NodeMachine
-from stacks.infra.pools import GPU_MODEL_LABEL, MIG_CONFIG_LABEL
-
-PROJECT = Path(__file__).resolve().parents[2]
-ANSIBLE_SOURCES = (PROJECT / "roles", PROJECT / "playbooks")
 
 
-def _host(name: str, address: str, user: str, port: int, machine: NodeMachine, group: str) -> dict:
-    labels = {"swan.cern.ch/node-pool": group, **machine.labels}
-    host_vars: dict[str, Any] = {"swan_node_labels": labels}
-    if machine.gpu:
-        labels.update({GPU_MODEL_LABEL: machine.gpu.model, MIG_CONFIG_LABEL: machine.gpu.mig_config})
+def _host(name: str, address: str, user: str, port: int, machine: NodeMachine) -> dict:
+    host_vars: dict[str, Any] = {}
+    if machine.gpu:  # the role applies the layout on the host itself (mig-parted)
         host_vars["nvidia_gpu_mig_config_selected"] = machine.gpu.mig_config
     return {"name": name, "address": address, "user": user, "port": port, "groups": machine.all_roles,
             "vars": host_vars}
@@ -29,11 +21,11 @@ def _host(name: str, address: str, user: str, port: int, machine: NodeMachine, g
 
 def node_hosts(cfg: EnvironmentConfig, vm_addresses: dict[str, list[str]] | None = None) -> list[dict]:
     """Inventory records: every static host, then `<group>-<n>` for each VM of each group."""
-    hosts = [_host(h.name, h.address, h.user, h.port, h, h.name) for h in cfg.nodes.static]
+    hosts = [_host(h.name, h.address, h.user, h.port, h) for h in cfg.nodes.static]
     for group in cfg.nodes.vm_groups:
         addresses = (vm_addresses or {}).get(group.name, [])
         for index, address in enumerate(addresses):
-            hosts.append(_host(f"{group.name}-{index}", address, group.user, 22, group, group.name))
+            hosts.append(_host(f"{group.name}-{index}", address, group.user, 22, group))
     return hosts
 
 
@@ -71,11 +63,3 @@ def role_vars(cfg: EnvironmentConfig) -> dict[str, Any]:
         variables["ansible_ssh_private_key_file"] = nodes.ssh_key_file
     return variables
 
-
-def ansible_fingerprint(sources: tuple[Path, ...] = ANSIBLE_SOURCES) -> str:
-    """A digest of every role and playbook file: a change re-runs the playbook under `pulumi up`."""
-    digest = hashlib.sha256()
-    for folder in sources:
-        for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
-            digest.update(str(path.relative_to(folder.parent)).encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()

@@ -11,7 +11,8 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from stacks.config import load_stack
 from stacks.infra.ansible_playbook import AnsiblePlaybookProvider
 from stacks.infra.nodes import inventory
-from stacks.nodes.from_config import ansible_fingerprint, node_hosts, role_vars
+from stacks.nodes.from_config import node_hosts, role_vars
+from stacks.nodes.runner import content_digest
 from stacks.render import render
 
 ROLES = Path(__file__).resolve().parents[2] / "roles"
@@ -66,18 +67,9 @@ def test_render_declares_vms_and_a_secret_playbook_run(tmp_path, cfg):
     assert not [r for r in rules if r.get("portRangeMin") == 22 and r.get("remoteIpPrefix", "").endswith("/0")]
     (playbook,) = [r for r in resources if r["type"] == "pulumi-python:dynamic/ansible:Playbook"]
     assert playbook["inputs"]["inventory"] == "[secret]"  # carries the join token and the keytab
-    assert playbook["inputs"]["fingerprint"] == ansible_fingerprint()
+    assert playbook["inputs"]["fingerprint"] == content_digest("site")
     outputs = json.loads((out / "outputs.json").read_text())
     assert outputs["nodeHosts"] == ["gpu-static-01", "batch-0", "batch-1"]
-
-
-def test_fingerprint_follows_every_role_file(tmp_path):
-    roles = tmp_path / "roles" / "common" / "tasks"
-    roles.mkdir(parents=True)
-    (roles / "main.yml").write_text("- ansible.builtin.ping:\n")
-    before = ansible_fingerprint((tmp_path / "roles",))
-    (roles / "main.yml").write_text("- ansible.builtin.ping: {}\n")
-    assert ansible_fingerprint((tmp_path / "roles",)) != before
 
 
 def test_playbook_reruns_on_change_and_is_never_replaced():
