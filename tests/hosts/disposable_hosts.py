@@ -32,7 +32,7 @@ SECURITY_MIRROR = "http://deb.debian.org/debian-security"
 # What a Debian cloud image has and Ansible needs; roles install the rest themselves.
 IMAGE_PACKAGES = ("systemd", "systemd-sysv", "dbus", "openssh-server", "python3", "python3-apt",
                   "iproute2", "ca-certificates", "sudo", "procps")
-IMAGE_VERSION = "1"  # bump to force a rebuild when the image recipe changes
+IMAGE_VERSION = "2"  # bump to force a rebuild when the image recipe changes
 BOOT_TIMEOUT = 90.0
 
 
@@ -138,9 +138,11 @@ def image_key() -> str:
     return hashlib.sha256(recipe.encode()).hexdigest()[:12]
 
 
-def ensure_image() -> Path:
+def ensure_image(tools: Tools) -> Path:
     """The cached root filesystem (read-only lower layer of every host); built with
-    debootstrap on first use, under a lock, and moved into place only when complete."""
+    debootstrap on first use, under a lock, and moved into place only when complete.
+    Security updates are applied at build time, like a patched cloud image, so that
+    unattended-upgrades has nothing to do while a test runs."""
     target = CACHE / "images" / f"{SUITE}-{image_key()}"
     rootfs = target / "rootfs"
     with cache_lock("image"):
@@ -163,6 +165,13 @@ def ensure_image() -> Path:
             f"deb {MIRROR} {SUITE}-updates main\n"
             f"deb {SECURITY_MIRROR} {SUITE}-security main\n"
         )
+        upgrade = run(tools.nspawn, "-D", str(root), "--register=no", "--keep-unit", "-q", "--pipe",
+                      "/bin/sh", "-c", "apt-get -qq update && DEBIAN_FRONTEND=noninteractive apt-get -qq -y dist-upgrade"
+                      " && apt-get clean && rm -rf /var/lib/apt/lists/*",
+                      check=False, timeout=900, env={**os.environ, **tools.nspawn_env})
+        if upgrade.returncode != 0:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise HarnessMissing(f"upgrading the image failed: {(upgrade.stdout + upgrade.stderr)[-1500:]}")
         shutil.rmtree(root / "var/cache/apt/archives", ignore_errors=True)
         (root / "var/cache/apt/archives/partial").mkdir(parents=True, exist_ok=True)
         # Every host gets its own machine id on first boot.
@@ -446,6 +455,6 @@ def stop_process(pid: int, sig: int, wait: float) -> bool:
 def lab_session():
     """Tools checked, image ready, a lab up; torn down on exit whatever happened."""
     tools = ensure_tools()
-    image = ensure_image()
+    image = ensure_image(tools)
     with Lab(tools, image) as lab:
         yield lab
