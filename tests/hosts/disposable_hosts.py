@@ -32,7 +32,7 @@ SECURITY_MIRROR = "http://deb.debian.org/debian-security"
 # What a Debian cloud image has and Ansible needs; roles install the rest themselves.
 IMAGE_PACKAGES = ("systemd", "systemd-sysv", "dbus", "openssh-server", "python3", "python3-apt",
                   "iproute2", "ca-certificates", "sudo", "procps")
-IMAGE_VERSION = "2"  # bump to force a rebuild when the image recipe changes
+IMAGE_VERSION = "3"  # bump to force a rebuild when the image recipe changes
 BOOT_TIMEOUT = 90.0
 
 
@@ -167,7 +167,9 @@ def ensure_image(tools: Tools) -> Path:
         )
         upgrade = run(tools.nspawn, "-D", str(root), "--register=no", "--keep-unit", "-q", "--pipe",
                       "/bin/sh", "-c", "apt-get -qq update && DEBIAN_FRONTEND=noninteractive apt-get -qq -y dist-upgrade"
-                      " && apt-get clean && rm -rf /var/lib/apt/lists/*",
+                      " && apt-get clean && find /var/lib/apt/lists -maxdepth 1 -type f ! -name lock -delete"
+                      # lists dated 1970: like a cloud image, a host's first apt task must update
+                      " && touch -d @0 /var/lib/apt/lists",
                       check=False, timeout=900, env={**os.environ, **tools.nspawn_env})
         if upgrade.returncode != 0:
             shutil.rmtree(staging, ignore_errors=True)
