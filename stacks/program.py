@@ -19,6 +19,7 @@ def environment(cfg: EnvironmentConfig) -> None:
 
         nodes = ConfiguredNodes("nodes", cfg, infra.vm_addresses)
         pulumi.export("nodeHosts", nodes.hosts)
+        pulumi.export("nodeInventory", nodes.inventory)  # secret: `swan nodes apply STACK` reads it
     pulumi.export("cloud", cfg.cloud)
     pulumi.export("hubUrl", platform.hub_url)
     pulumi.export("kubeconfig", infra.kubeconfig)

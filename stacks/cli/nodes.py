@@ -100,23 +100,38 @@ def _recap(run: "PlaybookRun") -> None:
     console.print(table)
 
 
+def stack_inventory(stack: str) -> dict:
+    """The inventory `pulumi up` applied for STACK (its secret `nodeInventory` output)."""
+    from stacks.pulumi_cli import stack_outputs
+
+    inventory = stack_outputs(stack, "--inventory FILE").get("nodeInventory")
+    if not isinstance(inventory, dict):
+        raise InputError(Problem("STACK", stack, "the stack has no nodeInventory output "
+                                 "(no swan:nodes in its config, or not deployed yet)"))
+    return inventory
+
+
 @app.command("apply")
 @input_errors_exit_2
 def apply(
-    inventory: str = typer.Option(..., "--inventory", "-i", help="Ansible inventory (YAML/INI file) of the nodes."),
+    stack: Optional[str] = typer.Argument(None, help="Deployed stack whose swan:nodes to configure (needs the pulumi CLI)."),
+    inventory: Optional[str] = typer.Option(None, "--inventory", "-i", help="Ansible inventory (YAML/INI file) of the nodes."),
     limit: Optional[str] = typer.Option(None, "--limit", "-l", help="Ansible host pattern: only these hosts."),
     playbook: str = typer.Option("site", "--playbook", help="Playbook name under playbooks/ (site, role) or a path."),
     extra_vars: list[str] = typer.Option([], "--extra-vars", "-e", help="KEY=VALUE or @FILE; repeat as needed."),
 ) -> None:
-    """Apply the roles to the nodes of an inventory; exit 1 naming the failing host and task.
+    """Apply the roles to the nodes of a deployed STACK or of an inventory; exit 1 naming the failing host and task.
 
     site.yml gives every host `common` and each other role to the group of its name."""
     from stacks.nodes.runner import PlaybookFailed
 
-    if not Path(inventory).exists():
+    if (stack is None) == (inventory is None):
+        raise InputError(Problem("swan nodes apply", "STACK|--inventory", "give exactly one of STACK or --inventory"))
+    if inventory is not None and not Path(inventory).exists():
         raise InputError(Problem(inventory, "", "inventory file not found"))
+    hosts = stack_inventory(stack) if stack else inventory
     try:
-        run = apply_nodes(inventory, playbook=playbook, limit=limit, extravars=parse_extra_vars(extra_vars))
+        run = apply_nodes(hosts, playbook=playbook, limit=limit, extravars=parse_extra_vars(extra_vars))
     except PlaybookFailed as failure:
         console.print("[bold red]failed[/] ", end="")
         console.print(str(failure), markup=False, highlight=False)

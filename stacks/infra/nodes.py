@@ -27,8 +27,8 @@ class ConfiguredNodes(pulumi.ComponentResource):
         addresses = pulumi.Output.all(*(vm_addresses[g] for g in groups)).apply(
             lambda lists: dict(zip(groups, lists)))
         # The inventory carries the join token and the EOS keytab: secret as a whole.
-        hosts_inventory = pulumi.Output.secret(addresses.apply(lambda a: inventory(cfg, a)))
-        self.playbook = AnsiblePlaybook("site", PLAYBOOK, hosts_inventory, content_digest(PLAYBOOK),
+        self.inventory = pulumi.Output.secret(addresses.apply(lambda a: inventory(cfg, a)))
+        self.playbook = AnsiblePlaybook("site", PLAYBOOK, self.inventory, content_digest(PLAYBOOK),
                                         pulumi.ResourceOptions(parent=self))
         self.hosts = [h.name for h in cfg.nodes.static] + [
             f"{g.name}-{i}" for g in cfg.nodes.vm_groups for i in range(g.count)]

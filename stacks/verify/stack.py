@@ -12,11 +12,8 @@ not by the tests here. `verify_settings` is pure.
 """
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
-
 from stacks.errors import InputError, Problem
+from stacks.pulumi_cli import stack_outputs
 
 KNOWN_KEYS = ("hub_url", "kubeconfig", "inventory", "expectations", "profiles", "gpu_profiles",
               "software_paths", "software_imports")
@@ -24,15 +21,7 @@ KNOWN_KEYS = ("hub_url", "kubeconfig", "inventory", "expectations", "profiles", 
 
 def read_stack_outputs(stack: str) -> dict:
     """Outputs of a deployed stack, secrets included (the kubeconfig is one)."""
-    pulumi = shutil.which("pulumi")
-    if not pulumi:
-        raise InputError(Problem("STACK", stack, "the pulumi CLI is not on PATH; install it, or pass "
-                                 "--hub-url/--token-env/--kubeconfig/--inventory explicitly"))
-    proc = subprocess.run([pulumi, "stack", "output", "--json", "--show-secrets", "-s", stack],
-                          capture_output=True, text=True, timeout=120)
-    if proc.returncode != 0:
-        raise InputError(Problem("STACK", stack, f"pulumi stack output failed: {proc.stderr.strip()[:500]}"))
-    return json.loads(proc.stdout or "{}")
+    return stack_outputs(stack, "--hub-url/--token-env/--kubeconfig/--inventory explicitly")
 
 
 def verify_settings(outputs: dict, stack: str) -> dict:
