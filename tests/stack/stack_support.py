@@ -151,7 +151,7 @@ def user_pod_policies(render_: StackRender, user_namespace: str) -> list[dict]:
             if o["kind"] == "NetworkPolicy" and o["metadata"]["namespace"] == user_namespace]
 
 
-REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference"
+REFERENCE = Path(__file__).resolve().parents[1] / "reference"  # upstream chart data, see its README
 
 
 def z2jh_errors(values: dict) -> list[str]:
