@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass
 
 import pytest
 
@@ -12,19 +11,12 @@ from stacks.verify.hub import is_gpu_profile, profiles_in_form
 from stacks.verify.model import Status
 from stacks.verify.nodes import node_checks, rows_from_suite_results
 from stacks.verify.runner import run_checks
+from stacks.nodes.checks import SuiteResult
 from stacks.verify.stack import read_stack_outputs, verify_settings
 from verify_support import PROFILE_FORM, swan_verify
 
 
-@dataclass
-class Result:  # the shape stacks.nodes.run_node_suites returns
-    host: str
-    suite: str
-    test: str
-    passed: bool
-    seconds: float
-    detail: str = ""
-    skipped: bool = False
+Result = SuiteResult  # what stacks.nodes.run_node_suites returns
 
 
 SUITE_RESULTS = [
