@@ -1,8 +1,10 @@
 """Benchmark: wall time of `swan render` per stack next to the time of merely importing the SDKs.
 
 Each measurement runs in a fresh interpreter (imports are cached within one). The render run
-reports which SDK modules the program loaded; a second interpreter imports exactly those, so
-the difference is the program's own overhead (config, components, mock engine, writing files).
+reports which SDK modules the program loaded (Pulumi and its providers, and scipy, the planner's
+solver, for event stacks); a second interpreter imports exactly those, so the difference is the
+program's own overhead (config, components, mock engine, writing files). An event stack runs two
+programs: its environment's first (for the StackReference), then its own.
 Target: less than 1 s over the imports. Prints numbers; asserts nothing.
 """
 from __future__ import annotations
@@ -15,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-SDK_PREFIXES = ("pulumi", "pulumi_kubernetes", "pulumi_openstack", "pulumi_oci", "grpc", "google.protobuf")
+SDK_PREFIXES = ("pulumi", "pulumi_kubernetes", "pulumi_openstack", "pulumi_oci", "grpc", "google.protobuf", "scipy")
 RUNS = 3
 
 RENDER = """
