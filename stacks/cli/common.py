@@ -9,8 +9,9 @@ from rich.console import Console
 
 from stacks.errors import InputError
 
-console = Console(emoji=False)  # "swan:cloud:" must not become an emoji
-err_console = Console(stderr=True, emoji=False)
+# No emoji ("swan:cloud:" stays text) and no hard wrapping (paths and keys stay whole in logs).
+console = Console(emoji=False, soft_wrap=True)
+err_console = Console(stderr=True, emoji=False, soft_wrap=True)
 
 F = TypeVar("F", bound=Callable)
 
