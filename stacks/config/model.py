@@ -67,6 +67,12 @@ Name = Annotated[str, AfterValidator(_dns_label)]
 Hostname = Annotated[str, AfterValidator(_hostname)]
 
 
+def unique_names(names: list[str], what: str) -> None:
+    """Names are how stacks refer to pools, sessions and hosts: a repeated one is an error."""
+    if len(set(names)) != len(names):
+        raise ValueError(f"{what} names must be unique, got {names}")
+
+
 class Secret(str):
     """A value that came from a Pulumi `secure:` entry; offline it holds the placeholder."""
 
@@ -182,9 +188,7 @@ class Hub(Model):
     @field_validator("sessions")
     @classmethod
     def _unique_sessions(cls, sessions: list[SessionSize]) -> list[SessionSize]:
-        names = [s.name for s in sessions]
-        if len(set(names)) != len(names):
-            raise ValueError(f"session names must be unique, got {names}")
+        unique_names([s.name for s in sessions], "session")
         if sum(s.default for s in sessions) > 1:
             raise ValueError("at most one session size may be the default")
         return sessions
@@ -395,9 +399,7 @@ class EnvironmentConfig(Model):
     @field_validator("node_pools")
     @classmethod
     def _unique_pools(cls, pools: list[NodePool]) -> list[NodePool]:
-        names = [p.name for p in pools]
-        if len(set(names)) != len(names):
-            raise ValueError(f"nodePools names must be unique, got {names}")
+        unique_names([p.name for p in pools], "nodePools")
         return pools
 
     @field_validator("nodes")
@@ -426,5 +428,3 @@ class EnvironmentConfig(Model):
         pools = [p.gpu.model for p in self.node_pools if p.gpu]
         return list(dict.fromkeys([*pools, *(offer.model for offer in self.event_gpus)]))
 
-
-StackConfig = EnvironmentConfig

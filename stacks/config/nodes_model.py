@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from stacks.config.model import Model, Name, NodeGpu, SecretValue
+from stacks.config.model import Model, Name, NodeGpu, SecretValue, unique_names
 
 # Roles of playbooks/site.yml besides `common`, which every host gets.
 RoleName = Literal["cvmfs_client", "eos_client", "nvidia_gpu", "k8s_node", "node_exporter"]
@@ -66,11 +66,8 @@ class Nodes(Model):
 
     @model_validator(mode="after")
     def _consistent(self) -> "Nodes":
-        machines = [*self.static, *self.vm_groups]
-        names = [m.name for m in machines]
-        if len(set(names)) != len(names):
-            raise ValueError(f"static host and vmGroup names must be unique, got {names}")
-        if self.join is None and any("k8s_node" in m.roles for m in machines):
+        unique_names([m.name for m in self.machines], "static host and vmGroup")
+        if self.join is None and any("k8s_node" in m.roles for m in self.machines):
             raise ValueError("join (address, token, caCertHash) is required for hosts with the k8s_node role")
         return self
 

@@ -117,7 +117,6 @@ def user_limit_range(cfg: EnvironmentConfig) -> dict:
     }]}
 
 
-
 class Security(pulumi.ComponentResource):
     """NetworkPolicies, ResourceQuota and LimitRange around user sessions (and Spark executors)."""
 

@@ -79,7 +79,6 @@ def cronjob_spec(cfg: EnvironmentConfig, stack: str) -> dict:
     }
 
 
-
 class Verification(pulumi.ComponentResource):
     def __init__(self, name: str, args: PlatformArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("swan:platform:Verification", name, None, opts)
