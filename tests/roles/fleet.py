@@ -2,6 +2,11 @@
 the steps those variables switch off (because this machine cannot reach or emulate them)."""
 from __future__ import annotations
 
+from pathlib import Path
+
+# The test hosts share this machine's kernel: autofs can only start where the kernel serves it.
+KERNEL_AUTOFS = "autofs" in Path("/proc/filesystems").read_text()
+
 # The kind of output `swan gpu pack` produces: two named layouts for A100-40GB.
 PLANNED_MIG_CONFIG = {
     "version": "v1",
@@ -23,6 +28,8 @@ FLEET = {
         "cvmfs_client_repositories": ["sft.cern.ch", "sw.hsf.org"],
         "cvmfs_client_http_proxy": "http://squid.example.org:3128",
         "cvmfs_client_quota_limit_mb": 5000,
+        "cvmfs_client_start_autofs": KERNEL_AUTOFS,
+        "eos_client_start_autofs": KERNEL_AUTOFS,
         "eos_client_install_packages": False,
         "eos_client_instances": [
             {"name": "user", "mgm": "eosuser.example.org", "remote_path": "/eos/user/"},
@@ -58,4 +65,8 @@ NOT_EXERCISED = {
                  "k8s_node: live kernel modules/sysctls (systemd skips systemd-modules-load/-sysctl in a container)"],
     "node_exporter": [],
 }
+if not KERNEL_AUTOFS:
+    for _role in ("cvmfs_client", "eos_client"):
+        NOT_EXERCISED[_role].append(f"{_role}: autofs started and reloaded ({_role}_start_autofs: false; "
+                                    "this machine's kernel has no autofs)")
 

@@ -27,7 +27,8 @@ def test_cache_owned_by_cvmfs_user(host, declared):
 def test_autofs_serves_the_mount_root(host, declared):
     entry = host.file("/etc/auto.master.d/cvmfs.autofs").content_string
     assert f"{declared['cvmfs_client_mount_root']} program:/etc/auto.cvmfs" in entry
-    assert host.service("autofs").is_running
+    if declared["cvmfs_client_start_autofs"]:  # false only on test hosts whose kernel has no autofs
+        assert host.service("autofs").is_running
     assert host.service("autofs").is_enabled
 
 

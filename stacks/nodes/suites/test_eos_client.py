@@ -32,7 +32,8 @@ def test_autofs_map(host, declared):
     assert f"{root} /etc/auto.eos" in host.file("/etc/auto.master.d/eos.autofs").content_string
     lines = [l for l in host.file("/etc/auto.eos").content_string.splitlines() if l and not l.startswith("#")]
     assert lines == [f"{i['name']} -fstype=eosx,fsname={i['name']} :eosxd" for i in declared["eos_client_instances"]]
-    assert host.service("autofs").is_running
+    if declared["eos_client_start_autofs"]:  # false only on test hosts whose kernel has no autofs
+        assert host.service("autofs").is_running
 
 
 def test_fuse_client_installed(host, declared):
