@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
-from dataclasses import dataclass
+import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from google.protobuf import json_format
 
+from stacks import charts, yaml_text
 from stacks.config.loader import read_swan_keys, stack_file, display_path, to_engine_config, validate
-from stacks import yaml_text
 from stacks.config.model import SECRET_PLACEHOLDER
+from stacks.errors import InputError, Problem
 
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
 SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270"
@@ -42,11 +45,20 @@ class Registered:
                 "inputs": self.inputs}
 
 
+def _mask_leaves(value: Any) -> Any:
+    """A secret's structure with every leaf masked: a Secret's keys stay visible, never its values."""
+    if isinstance(value, dict):
+        return {k: _mask_leaves(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mask_leaves(v) for v in value]
+    return SECRET_PLACEHOLDER
+
+
 def _mask_secrets(value: Any) -> Any:
-    """Replace Pulumi's wire form of a secret with the placeholder, everywhere in a value."""
+    """Replace Pulumi's wire form of a secret with the placeholder, leaf by leaf, everywhere in a value."""
     if isinstance(value, dict):
         if value.get(SECRET_SIG) == SECRET_VALUE:
-            return SECRET_PLACEHOLDER
+            return _mask_leaves(_mask_secrets(value.get("value")))
         return {k: _mask_secrets(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_mask_secrets(v) for v in value]
@@ -81,6 +93,8 @@ class Rendered:
 
     resources: list[Registered]
     outputs: dict[str, Any]
+    kubernetes_version: str = "1.31"  # what charts are templated for
+    charts: list[charts.ReleaseTemplate] = field(default_factory=list)  # filled by `render`
 
 
 def run_program(stack: str) -> Rendered:
@@ -148,7 +162,8 @@ def run_program(stack: str) -> Rendered:
         _program()
     finally:
         loop.close()
-    return Rendered(sorted(recorded, key=lambda r: (r.type, r.name)), dict(sorted(exported.items())))
+    return Rendered(sorted(recorded, key=lambda r: (r.type, r.name)), dict(sorted(exported.items())),
+                    kubernetes_version=getattr(cfg, "kubernetes_version", "1.31"))
 
 
 def manifest(resource: Registered) -> dict | None:
@@ -169,16 +184,62 @@ def helm_release(resource: Registered) -> dict:
             "namespace": inputs.get("namespace"), "values": inputs.get("values", {})}
 
 
-def write(rendered: Rendered, out: Path) -> dict[str, int]:
-    """Write resources.json, k8s/ and helm/ (and the stack outputs) under `out`, replacing an earlier render."""
+def release_specs(resources: list[Registered]) -> list[charts.ReleaseSpec]:
+    """The Helm releases of a render, as `helm template` needs them."""
+    specs = []
+    for resource in resources:
+        if resource.type == HELM_RELEASE:
+            release = helm_release(resource)
+            specs.append(charts.ReleaseSpec(
+                release=resource.inputs.get("name", resource.name), namespace=release["namespace"],
+                ref=charts.ChartRef(release["chart"], str(release["version"]), release["repository"]),
+                values=release["values"] if isinstance(release["values"], dict) else {}))
+    return specs
+
+
+def api_versions(resources: list[Registered]) -> list[str]:
+    """API versions of the custom resources the program creates: the cluster serves them (their CRDs
+    come with a release or are documented prerequisites), so charts may rely on them."""
+    found = set()
+    for resource in resources:
+        obj = manifest(resource)
+        if obj is not None and "." in obj["apiVersion"].split("/")[0] and "/" in obj["apiVersion"]:
+            found.add(obj["apiVersion"])
+    return sorted(found)
+
+
+def template_charts(rendered: Rendered, dirs: list[Path]) -> list[charts.ReleaseTemplate]:
+    """Every release of the render through its real chart (problems reported per release)."""
+    return charts.template_all(release_specs(rendered.resources), dirs, f"{rendered.kubernetes_version}.0",
+                               api_versions(rendered.resources))
+
+
+MARKER = ".swan-render"  # marks a folder `swan render` wrote, so it may replace it next time
+
+
+def check_out_folder(out: Path) -> None:
+    """Refuse, before any work, a place that is not ours to replace: a file, a folder holding
+    anything but an earlier render, or a place this user cannot write."""
+    shown = str(out)
+    if out.exists() and not out.is_dir():
+        raise InputError(Problem(shown, "--out", "is a file, not a folder"))
+    if out.is_dir() and any(out.iterdir()) and not (out / MARKER).is_file():
+        raise InputError(Problem(shown, "--out", "holds files that are not an earlier `swan render`; "
+                                                 "nothing was changed (choose a new or empty folder)"))
+    existing = next(p for p in (out, *out.parents) if p.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise InputError(Problem(shown, "--out", f"cannot write under {existing}"))
+
+
+def _write_tree(rendered: Rendered, out: Path, stack: str) -> dict[str, int]:
     resources = rendered.resources
-    if out.exists():
-        shutil.rmtree(out)
     (out / "k8s").mkdir(parents=True)
     (out / "helm").mkdir()
+    (out / "charts").mkdir()
+    (out / MARKER).write_text(f"swan render {stack}\n")
     (out / "resources.json").write_text(json.dumps([r.to_json() for r in resources], indent=2, sort_keys=True) + "\n")
     (out / "outputs.json").write_text(json.dumps(rendered.outputs, indent=2, sort_keys=True) + "\n")
-    counts = {"resources": len(resources), "k8s": 0, "helm": 0}
+    counts = {"resources": len(resources), "k8s": 0, "helm": 0, "charts": 0}
     for resource in resources:
         if resource.type == HELM_RELEASE:
             release = resource.inputs.get("name", resource.name)
@@ -191,11 +252,48 @@ def write(rendered: Rendered, out: Path) -> dict[str, int]:
                 file = f"{file}--{resource.name}"          # spanning environments): keep both
             (out / "k8s" / f"{file}.yaml").write_text(yaml_text.dump(obj))
             counts["k8s"] += 1
+    index = {}
+    for done in rendered.charts:
+        index[done.release] = {"chart": done.ref.folder, "objects": len(done.objects or [])}
+        if done.problem:
+            index[done.release]["problem"] = done.problem
+            continue
+        folder = out / "charts" / done.release
+        folder.mkdir()
+        for obj in done.objects or []:
+            (folder / charts.file_name(obj)).write_text(yaml_text.dump(charts.redacted(obj, SECRET_PLACEHOLDER)))
+            counts["charts"] += 1
+    (out / "charts.json").write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
     return counts
 
 
-def render(stack: str, out: Path | None = None) -> tuple[Path, Rendered]:
+def write(rendered: Rendered, out: Path, stack: str = "") -> dict[str, int]:
+    """Write the render under `out` atomically: into a folder beside it, then swapped in, so an
+    error or a full disk leaves the previous render as it was. Only an earlier render is replaced."""
+    check_out_folder(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.new-"))
+    try:
+        counts = _write_tree(rendered, staging, stack)
+        if out.exists():
+            old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old-"))
+            old.rmdir()
+            out.rename(old)
+            staging.rename(out)
+            shutil.rmtree(old)
+        else:
+            staging.rename(out)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    return counts
+
+
+def render(stack: str, out: Path | None = None, chart_dirs: list[Path] | None = None) -> tuple[Path, Rendered]:
+    """Run the program for STACK, template its releases' charts and write it all under `out`."""
     out = out or Path("build") / "render" / stack
+    check_out_folder(out)  # before any work
     rendered = run_program(stack)
-    write(rendered, out)
+    rendered.charts.extend(template_charts(rendered, chart_dirs if chart_dirs is not None else charts.chart_dirs()))
+    write(rendered, out, stack)
     return out, rendered

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import typer
 
-from stacks.cli import check, event, gpu, nodes, render, verify
+from stacks.cli import charts, check, event, gpu, nodes, render, verify
 
 app = typer.Typer(
     name="swan",
@@ -15,6 +15,7 @@ app = typer.Typer(
 app.add_typer(gpu.app, name="gpu")
 app.add_typer(event.app, name="event")
 app.add_typer(nodes.app, name="nodes")
+app.add_typer(charts.app, name="charts")
 
 app.command("check")(check.check)
 app.command("render")(render.render)
