@@ -129,14 +129,15 @@ def with_namespace(objects: list[dict], namespace: str) -> list[dict]:
 def redacted(obj: dict, placeholder: str = "[secret]") -> dict:
     """The object as a render shows it: a Secret's values masked (charts generate tokens at random
     when templated offline; a render shows no secret and stays byte-identical), and the pod-template
-    checksum of those Secrets likewise. Keys stay visible."""
+    checksums of secrets and tokens likewise. Keys stay visible."""
     if obj.get("kind") == "Secret":
         return {**obj, **{field: {k: placeholder for k in obj[field]}
                           for field in ("data", "stringData") if isinstance(obj.get(field), dict)}}
     template = (obj.get("spec") or {}).get("template") or {}
     annotations = (template.get("metadata") or {}).get("annotations") or {}
-    if "checksum/secret" in annotations:
-        annotations = {**annotations, "checksum/secret": placeholder}
+    secret_sums = [k for k in annotations if k.startswith("checksum/") and ("secret" in k or "token" in k)]
+    if secret_sums:
+        annotations = {**annotations, **{k: placeholder for k in secret_sums}}
         template = {**template, "metadata": {**template["metadata"], "annotations": annotations}}
         return {**obj, "spec": {**obj["spec"], "template": template}}
     return obj

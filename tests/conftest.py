@@ -1,6 +1,7 @@
 """Fixtures shared by every suite: a throw-away project folder for stack configs."""
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -8,6 +9,10 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+# The upstream charts the stacks pin, as CI provides them beside the clone (shared/reference/charts);
+# SWAN_CHARTS, when set, points elsewhere (a chart cache filled by `swan charts pull`).
+CHART_MIRROR = REPO.parent / "shared" / "reference" / "charts"
+os.environ.setdefault("SWAN_CHARTS", str(CHART_MIRROR))
 
 
 class Project:

@@ -59,6 +59,9 @@ def verify(
     cert_days: Optional[int] = typer.Option(None, "--cert-days", min=0, help="Fail TLS certificates expiring within N days (default 14)."),
     profile: list[str] = typer.Option([], "--profile", help="Session option to test (repeat); default: the hub's options form."),
     gpu_profile: list[str] = typer.Option([], "--gpu-profile", help="Session option that promises a GPU (repeat)."),
+    session_options: Optional[str] = typer.Option(
+        None, "--session-options", help="YAML/JSON mapping of session option name to the user options the hub API "
+                                        "spawns it with (SWAN's form fields); names not in it are sent as a profile."),
     max_sessions: int = typer.Option(3, "--max-sessions", min=1, help="Test at most this many session options."),
     software_path: list[str] = typer.Option([], "--software-path", help="Path that must exist in a session, e.g. a CVMFS view (repeat)."),
     software_import: list[str] = typer.Option([], "--software-import", help="Python module that must import in a session (repeat)."),
@@ -106,6 +109,7 @@ def verify(
     _readable("--kubeconfig", kubeconfig, problems)
     _readable("--inventory", inventory, problems)
     _readable("--expect", expect, problems)
+    _readable("--session-options", session_options, problems)
     for opt, path in (("--json", json_out), ("--junit", junit), ("--markdown", markdown), ("--prometheus", prometheus)):
         _writable(opt, path, problems)
     labels = {}
@@ -124,6 +128,9 @@ def verify(
             problems.append(Problem("--inventory", "", "needed for the node checks (or give a STACK)"))
     if problems:
         raise InputError(problems)
+    options_by_name = dict(settings.get("session_options") or {})
+    if session_options:
+        options_by_name.update(_session_options_file(session_options))
 
     expectations = None
     if "cluster" in groups and (kubeconfig or in_cluster):
@@ -158,6 +165,7 @@ def verify(
                     url=hub_url, token=token or "", user_prefix=user_prefix,
                     profiles=list(profile) or list(settings.get("profiles") or []),
                     gpu_profiles=list(gpu_profile) or list(settings.get("gpu_profiles") or []),
+                    session_options=options_by_name,
                     max_sessions=max_sessions,
                     software_paths=list(software_path) or list(settings.get("software_paths") or []),
                     software_imports=list(software_import) or list(settings.get("software_imports") or []),
@@ -219,6 +227,19 @@ def verify(
             console.print(f"[bold red]could not push metrics to {pushgateway}: {exc}[/]")
             code_ = code_ or 1
     raise typer.Exit(code_)
+
+
+def _session_options_file(path: str) -> dict[str, dict]:
+    """name -> user options (a mapping of mappings), or exit 2 naming the file."""
+    import yaml
+
+    try:
+        document = yaml.safe_load(Path(path).read_text())
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise InputError(Problem("--session-options", "", f"{path}: not YAML/JSON: {exc}")) from None
+    if not isinstance(document, dict) or not all(isinstance(v, dict) for v in document.values()):
+        raise InputError(Problem("--session-options", "", f"{path}: must map each session name to its user options"))
+    return {str(k): v for k, v in document.items()}
 
 
 def _kubeconfig_file(value: Optional[str]) -> Optional[str]:

@@ -59,7 +59,8 @@ class Event(Model):
     prewarm: Duration = Field("2h", description="nodes are ready this long before the start")
     participants: int = Field(ge=1, le=10000)
     instructors: int = Field(0, ge=0, le=1000)
-    group: str = Field(min_length=1, description="the hub group allowed to use the event's sessions")
+    group: str = Field(min_length=1, description="who may use the event's sessions: a Keycloak client role "
+                       "(with the dummy login, a hub group)")
     session: Session
     # Last, so that its check sees the session and head count above.
     environments: list[Name] = Field(min_length=1, description="environment stacks, in order of preference")

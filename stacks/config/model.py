@@ -114,46 +114,77 @@ class Image(Model):
 
 
 class OidcAuth(Model):
-    """Production login through Keycloak/OIDC, as CERN's SWAN does."""
+    """Production login through Keycloak, as CERN's SWAN does (SWAN's KeyCloakAuthenticator).
+
+    Access and admin rights are *client roles* of `clientId` in the access token
+    (`resource_access.<clientId>.roles`), not groups: `allowedRoles` may log in (empty: anyone the
+    issuer authenticates), `adminRole` makes a hub admin. Course events name a role too.
+    """
 
     type: Literal["oidc"] = "oidc"
-    issuer: str
+    issuer: str = Field(pattern=r"^https://[^/\s]+(/[^\s]*)?$")
     client_id: str
     client_secret: SecretValue
-    callback_url: str
-    allowed_groups: list[str] = []
-    admin_groups: list[str] = []
-
+    callback_url: str = Field(pattern=r"^https?://[^/\s]+/hub/oauth_callback$")
+    allowed_roles: list[str] = []
+    admin_role: str = "swan-admins"
+    # The numeric user id sessions run with (SWAN's image creates the user with it); a claim of the
+    # OIDC user info, e.g. CERN's `cern_uid`. Without one every user runs as `defaultUid`.
+    uid_claim: str | None = None
+    default_uid: int = Field(1000, ge=1000, le=2**31 - 1)
 
 
 class DummyAuth(Model):
-    """Development login: any user name, one shared password (fine on a laptop kind cluster)."""
+    """Development login: any user name, one shared password (fine on a laptop kind cluster).
+    Hub groups stand in for Keycloak roles (course events name one)."""
 
     type: Literal["dummy"] = "dummy"
     password: SecretValue | None = None
+    default_uid: int = Field(1000, ge=1000, le=2**31 - 1)
 
 
 
 class SoftwareStack(Model):
-    """One LCG release + platform users can pick in the session form (served from CVMFS)."""
+    """One LCG release + platform users can pick in SWAN's session form (served from CVMFS).
+    SWAN's form offers GPUs only with a release whose name contains `cuda` (e.g. LCG_107_cuda)."""
 
     release: str = Field(pattern=r"^LCG_[0-9A-Za-z_.]+$")
     platform: str = Field(pattern=r"^[a-z0-9_]+-[a-z0-9]+-[a-z0-9]+-[a-z]+$")
     label: str | None = None
 
+    @property
+    def cuda(self) -> bool:
+        return "cuda" in self.release.lower()
+
 
 class SessionSize(Model):
+    """A session size. SWAN's form offers cores and memory as separate choices, whole cores and
+    whole GiB (it passes memory to the spawner as `<n>G`, which JupyterHub reads as GiB)."""
+
     name: Name
-    cores: float = Field(gt=0, le=256)
+    cores: int = Field(gt=0, le=256)
     memory: Quantity
     default: bool = False
 
+    @field_validator("memory")
+    @classmethod
+    def _whole_gib(cls, memory: str) -> str:
+        if not re.fullmatch(r"[1-9][0-9]*Gi", memory):
+            raise ValueError(f"'{memory}' is not a whole number of GiB (SWAN's form offers memory in GiB, e.g. 8Gi)")
+        return memory
+
+    @property
+    def memory_gib(self) -> int:
+        return int(self.memory[:-2])
+
 
 class Culling(Model):
-    """Idle sessions are stopped after `timeout` (SWAN's default is 4 hours)."""
+    """SWAN's culler (swanculler) stops sessions idle for `timeout` (SWAN's default is 4 hours);
+    sessions holding a GPU are stopped after `gpuTimeout`, so idle GPUs go back to the pool."""
 
     enabled: bool = True
     timeout: Duration = "4h"
+    gpu_timeout: Duration = "1h"
     every: Duration = "10m"
 
 
@@ -208,9 +239,14 @@ class EosInstance(Model):
 
 
 class Eos(Model):
+    """EOS through the eosxd CSI driver. Homes are `/eos/user/<u>/<user>` with each user's own
+    identity, as SWAN does it: Keycloak exchanges the login token for one of `tokenAudience`,
+    which the session hands to EOS (the node's keytab only serves the mount itself)."""
+
     enabled: bool = False
     instances: list[EosInstance] = []
     keytab: SecretValue | None = None
+    token_audience: str = "eos-service"
 
 
     @model_validator(mode="after")
@@ -329,8 +365,13 @@ class Spark(Model):
 
 
 class Monitoring(Model):
+    """ServiceMonitors for an existing kube-prometheus-stack; its Prometheus scrapes the hub's
+    metrics with a hub token, through the hub's NetworkPolicy."""
+
     enabled: bool = False
     release_label: str = "kube-prometheus-stack"
+    prometheus_namespace: Name = "monitoring"
+    prometheus_pod_labels: dict[str, str] = {"app.kubernetes.io/name": "prometheus"}
 
 
 class UserQuota(Model):
@@ -411,6 +452,16 @@ class EnvironmentConfig(Model):
         if storage and not storage.eos.enabled and any("eos_client" in m.roles for m in nodes.machines):
             raise ValueError("hosts with the eos_client role need storage.eos enabled (instances and keytab)")
         return nodes
+
+    @model_validator(mode="after")
+    def _swan_sessions_can_work(self) -> "EnvironmentConfig":
+        """What SWAN's spawner and user image need from the rest of the config."""
+        if self.storage.eos.enabled and self.hub.auth.type != "oidc":
+            raise ValueError("storage.eos needs hub.auth.type oidc: EOS homes use each user's token from Keycloak")
+        if (self.gpu_models or self.event_gpus) and not any(sw.cuda for sw in self.hub.software):
+            raise ValueError("this stack has GPUs but no CUDA software stack: SWAN's form offers a GPU only with an "
+                             "LCG release whose name contains 'cuda' (add one to hub.software, e.g. LCG_107_cuda)")
+        return self
 
     @model_validator(mode="after")
     def _cloud_sections(self) -> "EnvironmentConfig":

@@ -6,9 +6,8 @@
   nodes, so two events never share nodes. The MIG layout is the `nvidia.com/mig.config` label.
 - A PriorityClass per event, used only to scope a ResourceQuota in the user namespace to the
   event's sessions (value 0, never preempts): the event gets exactly its seats.
-- The hub profile ConfigMap the hub's event-profile snippet reads
-  (`stacks/platform_layer/hub_event_profiles.py`): shown to the event's group from
-  `ready_by` until `end`.
+- The event's ConfigMap the hub reads (`stacks/platform_layer/hub_side/swan_iac_hub.py`): its GPU
+  flavour is offered in SWAN's form to members of the event's role from `ready_by` until `end`.
 - What `swan verify` should find on the event's nodes (an expectations document).
 """
 from __future__ import annotations
@@ -20,7 +19,7 @@ from stacks.config.model import EnvironmentConfig, NodeGpu, NodePool, Taint, qua
 from stacks.events.plan import EventPlan, NodeGroup, session_resource
 from stacks.infra.pools import EVENT_TAINT_KEY, GPU_TAINT_KEY, POOL_LABEL, pool_labels, pool_taints
 from stacks.planner.mig_parted import layout_name
-from stacks.platform_layer.hub_event_profiles import EVENT_PROFILE_LABEL
+from stacks.platform_layer.hub_values import EVENT_LABEL as EVENT_FLAVOUR_LABEL
 from stacks.platform_layer.k8s import meta
 
 EVENTS_KEY = EVENT_TAINT_KEY  # label and taint of every event node (SWAN's convention)
@@ -108,41 +107,39 @@ def resource_quota(event: Event, group_sessions: int, namespace: str) -> dict:
     }
 
 
-def hub_profile(event: Event, env: EnvironmentConfig) -> dict:
-    """The KubeSpawner profile of the event's session, pinned to the event's nodes."""
-    from stacks.platform_layer.hub_values import software_choices
+def flavour_name(event: Event) -> str:
+    """What participants pick in SWAN's GPU list."""
+    s = event.session
+    what = "whole GPU" if s.profile == "full" else f"MIG {s.profile}"
+    return f"{event.title} ({s.gpu_model} {what})"
 
+
+def event_document(event: Event) -> dict:
+    """`event.json` of the ConfigMap the hub reads (hub_side/swan_iac_hub.py): who sees the event's
+    GPU flavour in the form (its role), when, and how its sessions are placed and sized."""
     s = event.session
     memory = int(quantity_value(s.memory))
-    what = "a whole GPU" if s.profile == "full" else f"MIG {s.profile}"
     return {
-        "slug": f"event-{event.name}",
-        "display_name": f"{event.title}: {s.gpu_model} {what}, {s.cores:g} cores, {s.memory} memory",
-        "description": f"Course event {event.start.isoformat()} to {event.end.isoformat()}",
-        "kubespawner_override": {
-            "cpu_limit": s.cores, "cpu_guarantee": s.cores / 4,
-            "mem_limit": memory, "mem_guarantee": memory // 2,
-            "extra_resource_limits": {session_resource(s): "1"},
-            "node_selector": {EVENT_LABEL: event.name},
-            "tolerations": session_tolerations(),
-            "priority_class_name": object_name(event),
-            "extra_labels": {EVENT_LABEL: event.name},
-        },
-        "profile_options": software_choices(env),
+        "event": event.name,
+        "role": event.group,
+        "opens": event.ready_by.isoformat(),
+        "closes": event.end.isoformat(),
+        "flavour": flavour_name(event),
+        "resource": session_resource(s),
+        "limits": {"cpu": f"{s.cores:g}", "memory": str(memory)},
+        "requests": {"cpu": f"{s.cores / 4:g}", "memory": str(memory // 2)},
+        "nodeSelector": {EVENT_LABEL: event.name},
+        "tolerations": session_tolerations(),
+        "priorityClassName": object_name(event),
+        "labels": {EVENT_LABEL: event.name},
     }
 
 
-def profile_document(event: Event, env: EnvironmentConfig) -> dict:
-    """`profile.json` of the ConfigMap: who may see the profile, and when."""
-    return {"group": event.group, "opens": event.ready_by.isoformat(), "closes": event.end.isoformat(),
-            "profile": hub_profile(event, env)}
-
-
-def profile_config_map(event: Event, env: EnvironmentConfig) -> dict:
-    namespace = env.security.user_namespace
+def event_config_map(event: Event, env: EnvironmentConfig) -> dict:
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": meta(object_name(event), namespace, labels={EVENT_PROFILE_LABEL: "true", EVENT_LABEL: event.name}),
-        "data": {"profile.json": json.dumps(profile_document(event, env), indent=2, sort_keys=True) + "\n"},
+        "metadata": meta(object_name(event), env.security.user_namespace,
+                         labels={EVENT_FLAVOUR_LABEL: "true", EVENT_LABEL: event.name}),
+        "data": {"event.json": json.dumps(event_document(event), indent=2, sort_keys=True) + "\n"},
     }

@@ -6,7 +6,7 @@ For every environment the plan uses, the event declares, under one `swan:event:C
   node labeler DaemonSet on OpenStack, an OKE node pool on OCI), labelled and tainted for the
   event and with the MIG layout the planner chose;
 - in the environment's cluster: a PriorityClass, a ResourceQuota scoped to it (the event's
-  seats there) and the hub profile ConfigMap (the event's group, during its window).
+  seats there) and the event's ConfigMap the hub reads (its GPU flavour, for its role, in its window).
 Every object is the event's own (names carry the event name), so destroying the event stack
 removes exactly these and leaves the environment as it was.
 """
@@ -127,9 +127,9 @@ class EventAccess(pulumi.ComponentResource):
         k8s.core.v1.ResourceQuota(
             f"{name}-quota", metadata=quota["metadata"], spec=quota["spec"],
             opts=pulumi.ResourceOptions.merge(here, pulumi.ResourceOptions(depends_on=[priority_class])))
-        profile = objects.profile_config_map(event, env)
+        flavour = objects.event_config_map(event, env)
         k8s.core.v1.ConfigMap(
-            f"{name}-hub-profile", metadata=profile["metadata"], data=profile["data"],
+            f"{name}-hub-flavour", metadata=flavour["metadata"], data=flavour["data"],
             opts=pulumi.ResourceOptions.merge(here, pulumi.ResourceOptions(depends_on=[priority_class])))
         self.register_outputs({"sessions": args.sessions})
 

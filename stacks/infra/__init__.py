@@ -22,6 +22,12 @@ class Infra:
     vm_addresses: dict[str, pulumi.Output[list[str]]] = field(default_factory=dict)
 
 
+# StorageClasses each cloud's clusters bring themselves (the render does not show them): kind's
+# local-path `standard` and OKE's block-volume `oci-bv`, both the default class. Magnum brings none;
+# the OpenStack infra creates its default class (`swan-cinder`) when Cinder CSI is enabled.
+CLUSTER_STORAGE_CLASSES: dict[str, set[str]] = {"kind": {"standard"}, "oci": {"oci-bv"}, "openstack": set()}
+
+
 def build_infra(cfg: EnvironmentConfig) -> Infra:
     if cfg.cloud == "kind":
         from stacks.infra.kind import build

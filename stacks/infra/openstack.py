@@ -144,9 +144,22 @@ class OpenStackInfra(pulumi.ComponentResource):
         self.kubeconfig = pulumi.Output.secret(self.cluster.kubeconfig.apply(lambda k: (k or {}).get("raw_config")))
         self.provider = k8s.Provider("openstack-k8s", kubeconfig=self.kubeconfig, enable_server_side_apply=True,
                                      opts=pulumi.ResourceOptions(parent=self))
+        if str(os_cfg.magnum_labels.get("cinder_csi_enabled", "")).lower() == "true":
+            # Magnum installs Cinder's CSI driver but no StorageClass: claims without a class (the
+            # hub database, user homes) need a default one.
+            k8s.storage.v1.StorageClass(
+                "cinder-default", metadata={"name": CINDER_STORAGE_CLASS, "annotations": {
+                    "storageclass.kubernetes.io/is-default-class": "true"},
+                    "labels": {"app.kubernetes.io/managed-by": "swan-iac"}},
+                provisioner="cinder.csi.openstack.org", reclaim_policy="Delete", allow_volume_expansion=True,
+                volume_binding_mode="WaitForFirstConsumer",
+                opts=pulumi.ResourceOptions(parent=self, provider=self.provider))
         NodeLabeler("node-labeler", cfg, self.provider,
                     pulumi.ResourceOptions(parent=self, depends_on=list(self.node_groups.values()) or [self.cluster]))
         self.register_outputs({"clusterId": self.cluster.id})
+
+
+CINDER_STORAGE_CLASS = "swan-cinder"
 
 
 def build(cfg: EnvironmentConfig) -> Infra:

@@ -1,134 +1,98 @@
 """Values for the upstream `swan` Helm chart, built from the typed config (pure, no Pulumi).
 
-The chart wraps Zero-to-JupyterHub 3.1.0 (`jupyterhub:` subtree), cvmfs-csi and eosxd-csi.
-Sessions become KubeSpawner profiles (cores, memory, optional GPU) with the software stack as a
-profile option, so what a user picks is exactly what the pod gets.
+The chart wraps Zero-to-JupyterHub 3.1.0 (`jupyterhub:`), cvmfs-csi and eosxd-csi, and configures
+SWAN's own hub: SwanKubeSpawner (SWAN's form, start scripts, /cvmfs, /eos, /dev/shm) and the
+Keycloak authenticator. These values keep SWAN's semantics and add what a deployment outside
+CERN's own chart needs: the form generated from the config, sessions in their own namespace,
+SWAN's culler, GPU flavours, course events and Spark (hub_side/swan_iac_hub.py).
+
+No secret is ever part of these values: the OIDC client secret and the dummy password reach the
+hub through a Secret the program creates (`hub.existingSecret`), the EOS keytab through the
+Secret the eosxd-csi node plugin mounts, TLS certificates through cert-manager.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-from stacks.config.model import EnvironmentConfig, NodePool, SessionSize, duration_seconds, quantity_value
-from stacks.infra.pools import GPU_TAINT_KEY, POOL_LABEL
+from stacks.config.model import EnvironmentConfig, duration_seconds
+from stacks.infra.pools import GPU_TAINT_KEY
 from stacks.platform_layer import verification
+from stacks.platform_layer.swan_form import FORM_PATH, options_form
+from stacks.platform_layer.verification import LCG_VIEWS
 
 CHART = "swan"
 RELEASE = "swan"
-EVENT_PROFILES_SNIPPET = Path(__file__).with_name("hub_event_profiles.py")
-LCG_VIEWS = "/cvmfs/sft.cern.ch/lcg/views"
+HUB_SIDE = Path(__file__).with_name("hub_side") / "swan_iac_hub.py"
+HUB_SECRET = "swan-hub-secret-values"     # hub.existingSecret: sensitive hub settings
+EOS_KEYTAB_SECRET = "eos-csi-file-etc-eos-keytab"  # the Secret eosxd-csi's node plugin mounts
+EVENT_LABEL = "swan.cern.ch/event-flavour"  # ConfigMaps of course events, read by the hub
+SPARK_DRIVER_LABEL = "swan.cern.ch/spark-driver"
+SPARK_USER_LABEL = "swan.cern.ch/spark-user"
+SPARK_EXECUTOR_ACCOUNT = "spark-executor"
+HOME_ON_VOLUME = "/srv/home/{username}/"  # HOME of sessions without EOS: the user's own volume
+METRICS_SERVICE = "prometheus-metrics"  # hub service whose token Prometheus scrapes /hub/metrics with
+TOLERATE_EVERYTHING = [{"operator": "Exists"}]  # node-level plugins run on every node, tainted or not
 
 
-def software_choices(cfg: EnvironmentConfig) -> dict:
-    """The software-stack profile option: LCG release + platform, exported as environment."""
-    choices = {}
-    for i, sw in enumerate(cfg.hub.software):
-        slug = f"{sw.release}-{sw.platform}".lower().replace("_", "-")
-        choices[slug] = {
-            "display_name": sw.label or f"{sw.release} ({sw.platform})",
-            "default": i == 0,
-            "kubespawner_override": {"environment": {
-                "SWAN_LCG_RELEASE": sw.release,
-                "SWAN_LCG_PLATFORM": sw.platform,
-                "SWAN_LCG_VIEW": f"{LCG_VIEWS}/{sw.release}/{sw.platform}",
-            }},
-        }
-    return {"software": {"display_name": "Software stack", "choices": choices}}
+def chart_address(cfg: EnvironmentConfig) -> tuple[str, str | None]:
+    """(chart, repository) as the Helm release takes them: an OCI registry holds the chart at
+    `<registry path>/<chart>` and has no index, so it is not a `repository`."""
+    repo = cfg.hub.chart_repository.rstrip("/")
+    if repo.startswith("oci://"):
+        return f"{repo}/{CHART}", None
+    return CHART, repo
 
 
-def _gpu_resources(pool: NodePool) -> list[tuple[str, str]]:
-    """(slug suffix, extended resource) a session on this pool can ask for."""
-    assert pool.gpu is not None
-    layout = {}
-    if pool.gpu.mig_config != "all-disabled":
-        from stacks.planner.mig_parted import catalog  # only GPU environments need the planner
-
-        layout = catalog([pool.gpu.model])["mig-configs"][pool.gpu.mig_config][0].get("mig-devices", {})
-    if not layout:  # MIG off: whole GPUs
-        return [("gpu", "nvidia.com/gpu")]
-    return [(profile.replace(".", "-"), f"nvidia.com/mig-{profile}") for profile in sorted(layout)]
+def has_secret_values(cfg: EnvironmentConfig) -> bool:
+    auth = cfg.hub.auth
+    return auth.type == "oidc" or bool(auth.password)
 
 
-def _default_size(cfg: EnvironmentConfig) -> SessionSize:
-    return next((s for s in cfg.hub.sessions if s.default), cfg.hub.sessions[0])
-
-
-def _resources(size: SessionSize) -> dict:
-    memory = int(quantity_value(size.memory))
-    return {"cpu_limit": size.cores, "cpu_guarantee": size.cores / 4, "mem_limit": memory, "mem_guarantee": memory // 2}
-
-
-def size_profiles(cfg: EnvironmentConfig) -> list[dict]:
-    """One KubeSpawner profile per session size."""
-    default_size = _default_size(cfg)
-    return [{
-        "display_name": f"{size.name}: {size.cores:g} cores, {size.memory} memory",
-        "slug": size.name,
-        "default": size is default_size,
-        "kubespawner_override": _resources(size),
-        "profile_options": software_choices(cfg),
-    } for size in cfg.hub.sessions]
-
-
-def gpu_profiles(cfg: EnvironmentConfig) -> list[dict]:
-    """One profile per GPU resource of each GPU pool (a MIG profile or a whole GPU), default size."""
-    default_size = _default_size(cfg)
-    profiles = []
-    for pool in cfg.node_pools:
-        if pool.gpu is None:
-            continue
-        for suffix, resource in _gpu_resources(pool):
-            profiles.append({
-                "display_name": f"{pool.gpu.model} {suffix} on {pool.name}: {default_size.cores:g} cores",
-                "slug": f"{pool.name}-{suffix}",
-                "kubespawner_override": {
-                    **_resources(default_size),
-                    "extra_resource_limits": {resource: "1"},
-                    "node_selector": {POOL_LABEL: pool.name},
-                    "tolerations": [{"key": GPU_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"}],
-                },
-                "profile_options": software_choices(cfg),
-            })
-    return profiles
-
-
-def profile_list(cfg: EnvironmentConfig) -> list[dict]:
-    """KubeSpawner profiles: every session size, then the GPU profiles."""
-    return size_profiles(cfg) + gpu_profiles(cfg)
+def secret_values(cfg: EnvironmentConfig) -> dict:
+    """What goes into HUB_SECRET's `values.yaml` (merged by z2jh over the chart values)."""
+    auth = cfg.hub.auth
+    if auth.type == "oidc":
+        return {"hub": {"config": {"KeyCloakAuthenticator": {"client_secret": str(auth.client_secret)}}}}
+    return {"hub": {"config": {"DummyAuthenticator": {"password": str(auth.password)}}}} if auth.password else {}
 
 
 def _auth(cfg: EnvironmentConfig) -> tuple[dict, str]:
-    """Authenticator settings and the pre-spawn hook replacing the chart's placeholder one."""
-    hub = cfg.hub
-    common = {"admin_users": sorted(hub.admins)}
-    if hub.auth.type == "dummy":
-        dummy = {"password": str(hub.auth.password)} if hub.auth.password else {}
+    """Authenticator settings, and the `00-authConf` snippet (the chart's placeholder raises)."""
+    auth = cfg.hub.auth
+    if auth.type == "dummy":
         return ({"JupyterHub": {"authenticator_class": "dummy"},
-                 "Authenticator": {**common, "allow_all": True},
-                 "DummyAuthenticator": dummy}, "# dummy login: no pre-spawn hook needed\n")
-    auth = hub.auth
+                 "Authenticator": {"admin_users": sorted(cfg.hub.admins), "allow_all": True}},
+                "# dummy login: sessions get the default uid (custom.swanIac.defaultUid)\n")
     keycloak = {
         "oidc_issuer": auth.issuer,
         "client_id": auth.client_id,
-        "client_secret": str(auth.client_secret),
         "oauth_callback_url": auth.callback_url,
-        "manage_groups": True,
-        "allow_all": not auth.allowed_groups,
-        "allowed_groups": sorted(auth.allowed_groups),
-        "admin_groups": sorted(auth.admin_groups),
+        "allowed_roles": sorted(auth.allowed_roles),
+        "admin_role": auth.admin_role,
+        "exchange_tokens": [cfg.storage.eos.token_audience] if cfg.storage.eos.enabled else [],
     }
-    hook = ("def pre_spawn_hook(authenticator, spawner, auth_state):\n"
-            "    spawner.environment['SWAN_USER'] = spawner.user.name\n"
+    hook = "# no EOS: nothing to hand over from the login\n"
+    if cfg.storage.eos.enabled:  # SWAN's EOS identity: the user's exchanged token (01_storage.sh reads it)
+        hook = (
+            "def pre_spawn_hook(authenticator, spawner, auth_state):\n"
+            f"    token = (auth_state.get('exchanged_tokens') or {{}}).get({cfg.storage.eos.token_audience!r})\n"
+            "    if not token:\n"
+            "        raise ValueError('the login gave no EOS token; EOS needs one to open your home')\n"
+            "    spawner.environment['ACCESS_TOKEN'] = token\n"
+            "    spawner.environment['OAUTH_INSPECTION_ENDPOINT'] = authenticator.userdata_url.replace('https://', '')\n"
             "c.KeyCloakAuthenticator.pre_spawn_hook = pre_spawn_hook\n")
     return ({"JupyterHub": {"authenticator_class": "keycloakauthenticator.KeyCloakAuthenticator"},
-             "Authenticator": common, "KeyCloakAuthenticator": keycloak}, hook)
+             "KeyCloakAuthenticator": keycloak}, hook)
 
 
 def _cvmfs(cfg: EnvironmentConfig) -> dict:
     cvmfs = cfg.storage.cvmfs
+    # The chart templates this file; keeping its cache location keeps the cache on the node volume.
     default_local = "\n".join([
         f'CVMFS_HTTP_PROXY="{cvmfs.http_proxy}"',
         f"CVMFS_REPOSITORIES={','.join(cvmfs.repositories)}",
-        f"CVMFS_QUOTA_LIMIT={cvmfs.cache_quota_mb}",
+        "CVMFS_QUOTA_LIMIT={{ .Values.cache.local.cvmfsQuotaLimit }}",
+        "CVMFS_CACHE_BASE={{ .Values.cache.local.location }}",
         "CVMFS_USE_GEOAPI=yes",
     ]) + "\n"
     return {
@@ -137,87 +101,141 @@ def _cvmfs(cfg: EnvironmentConfig) -> dict:
         "automountStorageClass": {"create": True},
         "cache": {"local": {"cvmfsQuotaLimit": cvmfs.cache_quota_mb}},
         "extraConfigMaps": {"cvmfs-csi-default-local": {"default.local": default_local}},
+        "nodeplugin": {"tolerations": TOLERATE_EVERYTHING},
     }
 
 
 def _eos(cfg: EnvironmentConfig) -> dict:
     eos = cfg.storage.eos
-    values: dict = {"enabled": eos.enabled}
-    if eos.enabled:
-        values["extraConfigMaps"] = {"eos-csi-dir-etc-eos": {
+    if not eos.enabled:
+        return {"enabled": False}
+    return {
+        "enabled": True,
+        # the chart's default keytab Secret is dropped (null deletes a default key in Helm);
+        # the program creates that Secret from the stack's secret keytab instead
+        "extraSecrets": {EOS_KEYTAB_SECRET: None},
+        "extraConfigMaps": {"eos-csi-dir-etc-eos": {
             f"fuse.{i.name}.conf": (
                 f'{{"name":"{i.name}","hostport":"{i.host}","remotemountdir":"{i.mount_dir}",'
                 f'"auth":{{"ssskeytab":"/etc/eos.keytab"}},"options":{{"hide-versions":0}}}}\n')
             for i in eos.instances
-        }}
-    return values
+        }},
+        "nodeplugin": {"tolerations": TOLERATE_EVERYTHING},
+    }
 
 
-def _user_namespace_egress(cfg: EnvironmentConfig) -> list[dict]:
-    """Hub and proxy reach notebooks in the user namespace (the chart only allows its own)."""
-    return [{
-        "to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": cfg.security.user_namespace}},
-                "podSelector": {"matchLabels": {"component": "singleuser-server"}}}],
-        "ports": [{"protocol": "TCP", "port": 8888}],
-    }]
+def _ns(name: str) -> dict:
+    return {"matchLabels": {"kubernetes.io/metadata.name": name}}
+
+
+def _hub_network_policy(cfg: EnvironmentConfig) -> dict:
+    """The chart's hub policy admits its own namespace only and, with SWAN's values, no private
+    addresses: sessions (user namespace) must reach the hub API, Prometheus its metrics, and the
+    hub the Kubernetes API server and the sessions."""
+    users = cfg.security.user_namespace
+    ingress = [{"from": [{"namespaceSelector": _ns(users),
+                          "podSelector": {"matchLabels": {"hub.jupyter.org/network-access-hub": "true"}}}],
+                "ports": [{"protocol": "TCP", "port": 8081}]}]
+    if cfg.monitoring.enabled:
+        ingress.append({"from": [{"namespaceSelector": _ns(cfg.monitoring.prometheus_namespace),
+                                  "podSelector": {"matchLabels": dict(cfg.monitoring.prometheus_pod_labels)}}],
+                        "ports": [{"protocol": "TCP", "port": 8081}]})
+    egress = [*_to_sessions(cfg),
+              {"to": [{"ipBlock": {"cidr": cidr}} for cidr in cfg.security.api_server_cidrs],
+               "ports": [{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 6443}]}]
+    return {"enabled": True, "ingress": ingress, "egress": egress}
+
+
+def _to_sessions(cfg: EnvironmentConfig) -> list[dict]:
+    return [{"to": [{"namespaceSelector": _ns(cfg.security.user_namespace),
+                     "podSelector": {"matchLabels": {"component": "singleuser-server"}}}],
+             "ports": [{"protocol": "TCP", "port": 8888}]}]
 
 
 def _home(cfg: EnvironmentConfig) -> dict:
+    """EOS homes come from the spawner (HOME=/eos/user/...); without EOS each user gets a volume."""
     if cfg.storage.eos.enabled:
         return {"type": "none"}
     home = cfg.storage.home
     dynamic = {"storageClass": home.storage_class} if home.storage_class else {}
-    return {"type": "dynamic", "capacity": home.size, "homeMountPath": "/home/jovyan", "dynamic": dynamic}
+    return {"type": "dynamic", "capacity": home.size,
+            "homeMountPath": HOME_ON_VOLUME.replace("{username}", "{unescaped_username}").rstrip("/"),
+            "dynamic": dynamic}
 
 
-def _ingress(cfg: EnvironmentConfig) -> dict:
-    ingress = {"enabled": cfg.ingress.enabled, "ingressClassName": cfg.ingress.class_name,
-               "hosts": [cfg.hub.host],
-               "annotations": {"nginx.ingress.kubernetes.io/proxy-body-size": "100m"}}
-    if cfg.hub.tls.enabled:
-        ingress["annotations"]["cert-manager.io/cluster-issuer"] = f"swan-{cfg.hub.tls.issuer}"
-        ingress["tls"] = [{"hosts": [cfg.hub.host], "secretName": "swan-tls"}]
-    return ingress
+def swan_iac_settings(cfg: EnvironmentConfig) -> dict:
+    """`custom.swanIac`: what hub_side/swan_iac_hub.py reads in the hub."""
+    auth = cfg.hub.auth
+    culling = cfg.hub.culling
+    settings: dict = {
+        "defaultUid": auth.default_uid,
+        "uidClaim": auth.uid_claim if auth.type == "oidc" else None,
+        "eventLabel": EVENT_LABEL,
+        "gpuTaintKey": GPU_TAINT_KEY,
+        "homeOnVolume": None if cfg.storage.eos.enabled else HOME_ON_VOLUME,
+        "cull": {"enabled": culling.enabled, "timeout": duration_seconds(culling.timeout),
+                 "gpuTimeout": duration_seconds(culling.gpu_timeout) if (cfg.gpu_models or cfg.event_gpus) else None,
+                 "every": duration_seconds(culling.every)},
+        "spark": None,
+    }
+    if cfg.spark.enabled:
+        settings["spark"] = {"namespace": cfg.spark.namespace, "executorServiceAccount": SPARK_EXECUTOR_ACCOUNT,
+                             "driverLabel": SPARK_DRIVER_LABEL, "userLabel": SPARK_USER_LABEL}
+    return settings
+
+
+def _hub_services(cfg: EnvironmentConfig) -> dict:
+    """Hub services whose tokens the chart generates into its `hub` Secret."""
+    services, roles = {}, {}
+    if cfg.verification.enabled:
+        services.update(verification.hub_service_values()["services"])
+        roles.update(verification.hub_service_values()["loadRoles"])
+    if cfg.monitoring.enabled:
+        services[METRICS_SERVICE] = {}
+        roles[METRICS_SERVICE] = {"description": "Prometheus reads /hub/metrics", "scopes": ["read:metrics"],
+                                  "services": [METRICS_SERVICE]}
+    return {"services": services, "loadRoles": roles} if services else {}
 
 
 def hub_values(cfg: EnvironmentConfig) -> dict:
     """The complete values document for the `swan` chart release."""
     hub = cfg.hub
     auth_config, auth_hook = _auth(cfg)
-    default_size = _default_size(cfg)
-    jupyterhub = {
+    config = {
+        **auth_config,
+        "JupyterHub": {
+            **auth_config["JupyterHub"],
+            # sessions live in another namespace: the short name `hub` does not resolve there
+            "hub_connect_url": f"http://hub.{cfg.security.hub_namespace}.svc:8081",
+            "authenticate_prometheus": True,
+        },
+        "KubeSpawner": {"namespace": cfg.security.user_namespace, "delete_pvc": False},
+        "SwanSpawner": {"options_form_config": FORM_PATH, "lcg_view_path": LCG_VIEWS},
+    }
+    jupyterhub: dict = {
         "hub": {
             "image": {"name": hub.image.name, "tag": hub.image.tag},
-            "config": {
-                **auth_config,
-                "JupyterHub": {**auth_config["JupyterHub"], "spawner_class": "kubespawner.KubeSpawner",
-                               "authenticate_prometheus": not cfg.monitoring.enabled},
-                "KubeSpawner": {"namespace": cfg.security.user_namespace, "delete_pvc": False},
-            },
-            "extraConfig": {
-                "00-authConf": auth_hook,
-                "10-swan-event-profiles": EVENT_PROFILES_SNIPPET.read_text(),
-            },
-            "networkPolicy": {"enabled": True, "egress": _user_namespace_egress(cfg)},
-            **(verification.hub_service_values() if cfg.verification.enabled else {}),
+            "config": config,
+            "extraFiles": {"swan-options-form": {"mountPath": FORM_PATH, "data": options_form(cfg)}},
+            "extraConfig": {"00-authConf": auth_hook, "10-swan-iac": HUB_SIDE.read_text()},
+            "networkPolicy": _hub_network_policy(cfg),
+            **_hub_services(cfg),
+            **({"existingSecret": HUB_SECRET} if has_secret_values(cfg) else {}),
         },
-        "proxy": {"chp": {"networkPolicy": {"enabled": True, "egress": _user_namespace_egress(cfg)}}},
+        "proxy": {"chp": {"networkPolicy": {"enabled": True, "egress": _to_sessions(cfg)}}},
         "singleuser": {
             "image": {"name": hub.user_image.name, "tag": hub.user_image.tag},
-            "profileList": profile_list(cfg),
             "storage": _home(cfg),
-            "cpu": {"limit": default_size.cores, "guarantee": default_size.cores / 4},
-            "memory": {"limit": default_size.memory, "guarantee": default_size.memory},
-            # Replaced by the policies of the Security component in the user namespace.
+            # limits come from the form (SwanKubeSpawner); the request is a share of them
+            "cpu": {"guarantee": 0.5},
+            # the Security component's policies in the user namespace replace the chart's
             "networkPolicy": {"enabled": False},
-            "serviceAccountName": "spark-driver" if cfg.spark.enabled else None,
-            "extraEnv": {"SWAN_SPARK_NAMESPACE": cfg.spark.namespace} if cfg.spark.enabled else {},
         },
-        "cull": {"enabled": hub.culling.enabled, "timeout": duration_seconds(hub.culling.timeout),
-                 "every": duration_seconds(hub.culling.every)},
-        "ingress": _ingress(cfg),
-        "custom": {"eos": {"enabled": cfg.storage.eos.enabled}},
+        "prePuller": {"extraTolerations": TOLERATE_EVERYTHING},
+        # z2jh's culler is not in SWAN's hub image; SWAN's own runs as hub services (swanIac.cull)
+        "cull": {"enabled": False},
+        # the program's own Ingress carries TLS (cert-manager), so the chart need not hold certificates
+        "ingress": {"enabled": False},
+        "custom": {"eos": {"enabled": cfg.storage.eos.enabled}, "swanIac": swan_iac_settings(cfg)},
     }
-    if jupyterhub["singleuser"]["serviceAccountName"] is None:
-        del jupyterhub["singleuser"]["serviceAccountName"]
     return {"cvmfs-csi": _cvmfs(cfg), "eosxd-csi": _eos(cfg), "jupyterhub": jupyterhub}

@@ -1,10 +1,15 @@
-"""ServiceMonitors for kube-prometheus-stack (whose CRDs must already be in the cluster)."""
+"""ServiceMonitors for kube-prometheus-stack (whose CRDs must already be in the cluster).
+
+The hub's /hub/metrics needs a token (JupyterHub's authenticate_prometheus stays on): Prometheus
+sends the one the chart generates for the hub service `prometheus-metrics` (read:metrics only).
+"""
 from __future__ import annotations
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from stacks.config.model import EnvironmentConfig
+from stacks.platform_layer.hub_values import METRICS_SERVICE
 from stacks.platform_layer.k8s import PlatformArgs, child, meta
 
 
@@ -15,7 +20,8 @@ def service_monitors(cfg: EnvironmentConfig) -> dict[str, dict]:
         "swan-hub": (hub_ns, {
             "selector": {"matchLabels": {"app": "jupyterhub", "component": "hub"}},
             "namespaceSelector": {"matchNames": [hub_ns]},
-            "endpoints": [{"port": "hub", "path": "/hub/metrics", "interval": "60s"}],
+            "endpoints": [{"port": "hub", "path": "/hub/metrics", "interval": "60s",
+                           "bearerTokenSecret": {"name": "hub", "key": f"hub.services.{METRICS_SERVICE}.apiToken"}}],
         }),
     }
     if cfg.ingress.enabled:

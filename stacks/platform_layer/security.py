@@ -13,10 +13,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from stacks.config.model import EnvironmentConfig
+from stacks.platform_layer.hub_values import SPARK_DRIVER_LABEL  # the hub labels Spark sessions
 from stacks.platform_layer.k8s import PlatformArgs, child, meta
 
 PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
-SPARK_DRIVER_LABEL = "swan.cern.ch/spark-driver"
 USER_POD = {"component": "singleuser-server"}
 
 

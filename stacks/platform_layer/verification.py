@@ -9,11 +9,17 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
+from stacks import yaml_text
 from stacks.config.model import EnvironmentConfig, duration_seconds
 from stacks.platform_layer.k8s import PlatformArgs, child, meta
+from stacks.platform_layer.swan_form import api_user_options
+
+LCG_VIEWS = "/cvmfs/sft.cern.ch/lcg/views"  # where SWAN's spawner (lcg_view_path) finds LCG releases
 
 TOKEN_ENV = "SWAN_VERIFY_TOKEN"
 SERVICE = "swan-verify"
+SESSIONS_CONFIG_MAP = "swan-verify-sessions"  # the SWAN user options of each session tried
+SESSIONS_FILE = "/etc/swan-verify/sessions.yaml"
 # What the verification needs from the hub: create and remove a test user, start and use its server.
 SCOPES = ["admin:users", "admin:servers", "access:servers"]
 
@@ -32,9 +38,15 @@ def session_profiles(cfg: EnvironmentConfig) -> list[str]:
     return [default.name, *others][: cfg.verification.max_sessions]
 
 
-def software_paths(cfg: EnvironmentConfig) -> list[str]:
-    from stacks.platform_layer.hub_values import LCG_VIEWS
+def session_options(cfg: EnvironmentConfig) -> dict[str, dict]:
+    """For each session size `swan verify` tries, the SWAN user options the hub API takes (what
+    SWAN's form gives for that size with the first software stack)."""
+    sw = cfg.hub.software[0]
+    sizes = {s.name: s for s in cfg.hub.sessions}
+    return {name: api_user_options(cfg, sw.release, sw.platform, sizes[name]) for name in session_profiles(cfg)}
 
+
+def software_paths(cfg: EnvironmentConfig) -> list[str]:
     return [f"{LCG_VIEWS}/{sw.release}/{sw.platform}" for sw in cfg.hub.software]
 
 
@@ -46,6 +58,7 @@ def verify_command(cfg: EnvironmentConfig, stack: str) -> list[str]:
                "--spawn-timeout", str(duration_seconds(v.spawn_timeout))]
     for profile in session_profiles(cfg):
         command += ["--profile", profile]
+    command += ["--session-options", SESSIONS_FILE]
     if cfg.storage.cvmfs.enabled:
         command += ["--software-path", software_paths(cfg)[0]]
     if v.pushgateway_url:
@@ -62,6 +75,7 @@ def cronjob_spec(cfg: EnvironmentConfig, stack: str) -> dict:
         "env": [{"name": TOKEN_ENV, "valueFrom": {"secretKeyRef": {
             "name": "hub", "key": f"hub.services.{SERVICE}.apiToken"}}}],
         "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}},
+        "volumeMounts": [{"name": "sessions", "mountPath": SESSIONS_FILE.rsplit("/", 1)[0], "readOnly": True}],
         "securityContext": {"runAsNonRoot": True, "allowPrivilegeEscalation": False,
                             "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}},
     }
@@ -74,7 +88,8 @@ def cronjob_spec(cfg: EnvironmentConfig, stack: str) -> dict:
             # the chart's proxy NetworkPolicy admits pods with this label
             "metadata": {"labels": {"app.kubernetes.io/name": "swan-verify",
                                     "hub.jupyter.org/network-access-proxy-http": "true"}},
-            "spec": {"restartPolicy": "Never", "serviceAccountName": SERVICE, "containers": [container]},
+            "spec": {"restartPolicy": "Never", "serviceAccountName": SERVICE, "containers": [container],
+                     "volumes": [{"name": "sessions", "configMap": {"name": SESSIONS_CONFIG_MAP}}]},
         }}},
     }
 
@@ -97,6 +112,9 @@ class Verification(pulumi.ComponentResource):
             subjects=[{"kind": "ServiceAccount", "name": SERVICE, "namespace": ns}],
             role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": SERVICE},
             opts=opts_)
+        sessions = k8s.core.v1.ConfigMap(
+            "sessions", metadata=meta(SESSIONS_CONFIG_MAP, ns),
+            data={SESSIONS_FILE.rsplit("/", 1)[1]: yaml_text.dump(session_options(cfg))}, opts=opts_)
         k8s.batch.v1.CronJob(SERVICE, metadata=meta(SERVICE, ns), spec=cronjob_spec(cfg, pulumi.get_stack()),
-                             opts=opts_)
+                             opts=pulumi.ResourceOptions.merge(opts_, pulumi.ResourceOptions(depends_on=[sessions])))
         self.register_outputs({"schedule": cfg.verification.schedule})

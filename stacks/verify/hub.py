@@ -43,6 +43,9 @@ class HubOptions:
     user_prefix: str = "swan-verify"
     profiles: list[str] = field(default_factory=list)  # explicit session options; empty: ask the hub
     gpu_profiles: list[str] = field(default_factory=list)  # options that promise a GPU
+    # user options the hub API spawns a named option with (SWAN's spawner reads its form's fields);
+    # an option not listed here is sent as a KubeSpawner profile
+    session_options: dict[str, dict] = field(default_factory=dict)
     max_sessions: int = 3
     software_paths: list[str] = field(default_factory=list)
     software_imports: list[str] = field(default_factory=list)
@@ -236,7 +239,8 @@ class HubVerification:
         """The hub checks, one set per session option up to `max_sessions`."""
         slugs = list(self.opts.profiles) or self.discover_profiles()
         chosen: list[Optional[str]] = list(slugs[: self.opts.max_sessions]) or [None]
-        self.sessions = [Session(p, self._user(i), is_gpu_profile(p, self.opts.gpu_profiles))
+        self.sessions = [Session(p, self._user(i), is_gpu_profile(p, self.opts.gpu_profiles) or (
+            (self.opts.session_options.get(p) or {}).get("gpu", "none") not in ("none", "")))
                          for i, p in enumerate(chosen)]
         checks = [Check("hub.health", self.group, self.check_health, timeout=self.opts.check_timeout)]
         for s in self.sessions:
@@ -282,7 +286,7 @@ class HubVerification:
 
     def check_spawn(self, s: Session, deadline: Deadline) -> str:
         self._create_user(s.user)
-        body = {"profile": s.profile} if s.profile else {}
+        body = self.opts.session_options.get(s.profile) or ({"profile": s.profile} if s.profile else {})
         started = time.monotonic()
         resp = self.client.api("POST", f"/users/{s.user}/server", json=body,
                                timeout=min(60.0, max(1.0, deadline.remaining())))

@@ -15,7 +15,7 @@ from __future__ import annotations
 from stacks.errors import InputError, Problem
 from stacks.pulumi_cli import stack_outputs
 
-KNOWN_KEYS = ("hub_url", "kubeconfig", "inventory", "expectations", "profiles", "gpu_profiles",
+KNOWN_KEYS = ("hub_url", "kubeconfig", "inventory", "expectations", "profiles", "gpu_profiles", "session_options",
               "software_paths", "software_imports")
 
 

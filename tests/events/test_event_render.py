@@ -16,7 +16,7 @@ import yaml
 from event_support import event_swan
 from stacks.config.loader import load_stack
 from stacks.events.plan import plan_event
-from stacks.platform_layer.hub_event_profiles import EVENT_PROFILE_LABEL, visible_event_profiles
+from stacks.platform_layer.hub_values import EVENT_LABEL
 from stacks.render import manifest, run_program, write
 
 REPO = Path(__file__).resolve().parents[2]
@@ -113,7 +113,9 @@ def test_oke_node_pool_is_sized_labelled_and_tainted(renders):
     assert "--register-with-taints=swan-events=true:NoSchedule,nvidia.com/gpu=present:NoSchedule" in user_data
 
 
-def test_quota_priority_class_and_profile_fit_together(renders):
+def test_quota_priority_class_and_event_flavour_fit_together(renders):
+    """The hub places an event session with the flavour's PriorityClass, which scopes the quota;
+    what the flavour asks for is what the quota counts. (tests/session runs the real hub on it.)"""
     stacks, configs, plans = renders
     for stack in EXAMPLES:
         event = configs[stack].event
@@ -129,77 +131,28 @@ def test_quota_priority_class_and_profile_fit_together(renders):
             {"scopeName": "PriorityClass", "operator": "In", "values": [name]}]
         assert priority["preemptionPolicy"] == "Never" and priority["globalDefault"] is False
         config_map = found[("ConfigMap", users, name)]
-        assert config_map["metadata"]["labels"][EVENT_PROFILE_LABEL] == "true"
-        document = json.loads(config_map["data"]["profile.json"])
-        override = document["profile"]["kubespawner_override"]
-        assert override["priority_class_name"] == name
-        assert override["extra_resource_limits"] == {resource: "1"}
-        assert document["group"] == event.group
+        assert config_map["metadata"]["labels"][EVENT_LABEL] == "true"
+        document = json.loads(config_map["data"]["event.json"])
+        assert document["priorityClassName"] == name and document["resource"] == resource
+        assert document["role"] == event.group
         assert dt.datetime.fromisoformat(document["opens"]) == event.ready_by
         assert dt.datetime.fromisoformat(document["closes"]) == event.end
+        cores = float(quota["hard"]["limits.cpu"]) / event.sessions
+        assert float(document["limits"]["cpu"]) == cores
 
 
-def test_hub_shows_the_profile_to_the_group_during_the_window_only(renders):
-    stacks, configs, _ = renders
-    event = configs["event-ml-workshop"].event
-    data = objects(stacks["event-ml-workshop"])[("ConfigMap", "swan-users", "swan-event-ml-workshop")]["data"]
-    second = dt.timedelta(seconds=1)
-    member, outsider = {event.group, "swan-users"}, {"swan-users"}
-    assert visible_event_profiles([data], member, event.ready_by) != []
-    assert visible_event_profiles([data], member, event.end - second)[0]["slug"] == "event-ml-workshop"
-    assert visible_event_profiles([data], member, event.ready_by - second) == []
-    assert visible_event_profiles([data], member, event.end) == []
-    assert visible_event_profiles([data], outsider, event.start) == []
-
-
-OFFLINE_KUBECONFIG = {  # KubeSpawner loads a client config when built; nothing is ever sent
-    "apiVersion": "v1", "kind": "Config", "current-context": "offline",
-    "clusters": [{"name": "offline", "cluster": {"server": "https://127.0.0.1:9"}}],
-    "contexts": [{"name": "offline", "context": {"cluster": "offline", "user": "offline"}}],
-    "users": [{"name": "offline", "user": {"token": "unused"}}],
-}
-
-
-def _session_pod(profile: dict, namespace: str) -> dict:
-    from kubernetes_asyncio.client import ApiClient
-    from kubespawner import KubeSpawner
-
-    async def build() -> dict:
-        spawner = KubeSpawner(_mock=True)
-        spawner.namespace = namespace
-        spawner.image = "registry.example.org/swan:1"
-        spawner.profile_list = [profile]
-        software = next(iter(profile["profile_options"]["software"]["choices"]))
-        spawner.user_options = {"profile": profile["slug"], "software": software}
-        await spawner.load_user_options()
-        pod = ApiClient().sanitize_for_serialization(await spawner.get_pod_manifest())
-        await spawner.api.api_client.close()
-        return pod
-
-    return asyncio.run(build())
-
-
-def test_a_session_pod_lands_on_the_event_nodes_only(renders, tmp_path, monkeypatch):
-    """KubeSpawner builds the pod from the event profile; it must fit the nodes' labels and taints."""
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(yaml.safe_dump(OFFLINE_KUBECONFIG))
-    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+def test_event_sessions_fit_the_event_nodes_only(renders):
+    """What the hub adds to an event session (node selector, tolerations) matches the event's
+    nodes' labels and taints, and an ordinary session tolerates none of their taints."""
     stacks, configs, _ = renders
     data = objects(stacks["event-ml-workshop"])[("ConfigMap", "swan-users", "swan-event-ml-workshop")]["data"]
-    profile = json.loads(data["profile.json"])["profile"]
-    pod = _session_pod(profile, "swan-users")
-    kubernetes_validate.validate(pod, "1.31", strict=True)
-    spec = pod["spec"]
-    assert spec["priorityClassName"] == "swan-event-ml-workshop"
-    assert spec["containers"][0]["resources"]["limits"]["nvidia.com/mig-1g.5gb"] == "1"
+    document = json.loads(data["event.json"])
     labels, taints, _ = _labeler_args(stacks["event-ml-workshop"])
     node_labels = dict(arg.split("=", 1) for arg in labels if "=" in arg)
-    assert all(node_labels.get(k) == v for k, v in spec["nodeSelector"].items())
-    tolerated = {(t["key"], t["effect"]) for t in spec["tolerations"] if t.get("operator") == "Exists"}
+    assert all(node_labels.get(k) == v for k, v in document["nodeSelector"].items())
+    tolerated = {(t["key"], t["effect"]) for t in document["tolerations"] if t.get("operator") == "Exists"}
     node_taints = {(t.split("=")[0], t.split(":")[-1]) for t in taints if ":" in t}
-    assert node_taints <= tolerated
-    # An ordinary session (no toleration for swan-events) is kept off: the taint is there.
-    assert ("swan-events", "NoSchedule") in node_taints
+    assert node_taints <= tolerated and ("swan-events", "NoSchedule") in node_taints
 
 
 def test_every_kubernetes_object_passes_the_strict_schema(renders):

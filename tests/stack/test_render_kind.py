@@ -1,7 +1,6 @@
 """`swan render kind`: the default development stack, rendered offline through Pulumi's mock engine."""
 from __future__ import annotations
 
-import asyncio
 import filecmp
 import ipaddress
 import json
@@ -14,12 +13,11 @@ from typer.testing import CliRunner
 
 from stacks.cli.main import app
 from stacks.config import load_stack
-from stacks.config.model import quantity_value
 from stacks.infra import kind_cluster
 from stacks.platform_layer import security
 from stacks.render import render
 
-from stack_support import StackRender, egress_allowed, schema_failures, z2jh_errors
+from stack_support import StackRender, egress_allowed, schema_failures
 
 
 @pytest.fixture(scope="module")
@@ -60,71 +58,47 @@ def test_every_object_passes_strict_schema_for_the_stack_version(kind, cfg, tmp_
     assert schema_failures(StackRender(kind, None, {}), cfg.kubernetes_version) == {}
 
 
-def test_hub_values_pass_the_zero_to_jupyterhub_schema(kind):
-    release = yaml.safe_load((kind / "helm" / "swan.yaml").read_text())
-    assert z2jh_errors(release["values"]) == []
+def test_every_release_is_templated_with_its_real_chart(kind):
+    index = json.loads((kind / "charts.json").read_text())
+    assert {r: i.get("problem") for r, i in index.items()} == {"swan": None, "ingress-nginx": None}
+    assert index["swan"]["chart"] == "swan-2.3.73"
+    files = {p.name for p in (kind / "charts" / "swan").iterdir()}
+    assert len(files) == index["swan"]["objects"]
+    assert {"Deployment-swan-hub.yaml", "Deployment-swan-proxy.yaml", "DaemonSet-swan-swan-cvmfs-csi-nodeplugin.yaml",
+            "StorageClass-cluster-cvmfs.yaml", "Secret-swan-hub.yaml"} <= files
+    for path in (kind / "charts").rglob("*.yaml"):
+        obj = yaml.safe_load(path.read_text())
+        assert path.name == f"{obj['kind']}-{obj['metadata'].get('namespace', 'cluster')}-{obj['metadata']['name']}.yaml"
 
 
-def test_hub_release_reflects_the_config(kind, cfg):
+def test_hub_release_deploys_swan_as_swan_runs(kind, cfg):
+    """SWAN's own spawner (the chart's default), SWAN's culler instead of z2jh's, the form from the config."""
     release = yaml.safe_load((kind / "helm" / "swan.yaml").read_text())
-    assert (release["chart"], release["version"], release["namespace"]) == ("swan", "2.3.73", "swan")
+    assert (release["chart"], release["version"], release["repository"], release["namespace"]) == (
+        "oci://registry.cern.ch/swan/charts/swan", "2.3.73", None, "swan")
     jh = release["values"]["jupyterhub"]
-    assert jh["hub"]["config"]["JupyterHub"]["authenticator_class"] == "dummy"
-    assert jh["cull"] == {"enabled": True, "timeout": 4 * 3600, "every": 600}
+    config = jh["hub"]["config"]
+    assert "spawner_class" not in config["JupyterHub"]  # the chart's swanspawner.SwanKubeSpawner stays
+    assert config["JupyterHub"]["authenticator_class"] == "dummy"
+    assert config["JupyterHub"]["hub_connect_url"] == "http://hub.swan.svc:8081"
+    assert config["KubeSpawner"]["namespace"] == cfg.security.user_namespace
+    assert jh["cull"] == {"enabled": False}  # z2jh's culler is not in SWAN's hub image
+    swan_iac = jh["custom"]["swanIac"]
+    assert swan_iac["cull"] == {"enabled": True, "timeout": 4 * 3600, "gpuTimeout": None, "every": 600}
+    assert all(isinstance(v, str) for v in jh["hub"]["extraConfig"].values())  # null breaks z2jh's loader
+    form = jh["hub"]["extraFiles"]["swan-options-form"]
+    assert form["mountPath"] == config["SwanSpawner"]["options_form_config"]
+    assert [o["lcg"]["value"] for o in form["data"]["lcg_options"] if o["type"] == "selection"] == \
+        list(dict.fromkeys(sw.release for sw in cfg.hub.software))
     assert jh["singleuser"]["storage"]["type"] == "dynamic"  # no EOS on kind: a home volume instead
-    assert release["values"]["eosxd-csi"]["enabled"] is False
-    assert "CVMFS_REPOSITORIES=sft.cern.ch,cvmfs-config.cern.ch" in \
-        release["values"]["cvmfs-csi"]["extraConfigMaps"]["cvmfs-csi-default-local"]["default.local"]
-    assert jh["ingress"]["hosts"] == [cfg.hub.host] and "tls" not in jh["ingress"]
-    assert [p["slug"] for p in jh["singleuser"]["profileList"]] == [s.name for s in cfg.hub.sessions]
-
-
-def _pod_for(values: dict, profile: str, software: str) -> dict:
-    """The pod KubeSpawner itself builds for a profile choice, offline."""
-    from kubernetes_asyncio.client import ApiClient
-    from kubespawner import KubeSpawner
-
-    singleuser = values["jupyterhub"]["singleuser"]
-
-    async def build() -> dict:
-        spawner = KubeSpawner(_mock=True)
-        spawner.namespace = values["jupyterhub"]["hub"]["config"]["KubeSpawner"]["namespace"]
-        spawner.image = f"{singleuser['image']['name']}:{singleuser['image']['tag']}"
-        spawner.profile_list = singleuser["profileList"]
-        spawner.user_options = {"profile": profile, "software": software}
-        await spawner.load_user_options()
-        pod = ApiClient().sanitize_for_serialization(await spawner.get_pod_manifest())
-        await spawner.api.api_client.close()
-        return pod
-
-    return asyncio.run(build())
-
-
-OFFLINE_KUBECONFIG = {  # KubeSpawner loads a client config at construction; nothing is ever sent
-    "apiVersion": "v1", "kind": "Config", "current-context": "offline",
-    "clusters": [{"name": "offline", "cluster": {"server": "https://127.0.0.1:9"}}],
-    "contexts": [{"name": "offline", "context": {"cluster": "offline", "user": "offline"}}],
-    "users": [{"name": "offline", "user": {"token": "unused"}}],
-}
-
-
-def test_every_profile_builds_a_valid_pod_with_the_promised_resources(kind, cfg, tmp_path, monkeypatch):
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(yaml.safe_dump(OFFLINE_KUBECONFIG))
-    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
-    values = yaml.safe_load((kind / "helm" / "swan.yaml").read_text())["values"]
-    choices = values["jupyterhub"]["singleuser"]["profileList"][0]["profile_options"]["software"]["choices"]
-    for size in cfg.hub.sessions:
-        for software in cfg.hub.software:
-            slug = next(k for k, c in choices.items() if c["display_name"] == software.label)
-            pod = _pod_for(values, size.name, slug)
-            kubernetes_validate.validate(pod, cfg.kubernetes_version, strict=True)
-            container = pod["spec"]["containers"][0]
-            assert float(container["resources"]["limits"]["cpu"]) == size.cores
-            assert int(container["resources"]["limits"]["memory"]) == quantity_value(size.memory)
-            env = {e["name"]: e.get("value") for e in container["env"]}
-            assert env["SWAN_LCG_VIEW"] == f"/cvmfs/sft.cern.ch/lcg/views/{software.release}/{software.platform}"
-            assert container["image"] == f"{cfg.hub.user_image.name}:{cfg.hub.user_image.tag}"
+    assert release["values"]["eosxd-csi"] == {"enabled": False}
+    default_local = release["values"]["cvmfs-csi"]["extraConfigMaps"]["cvmfs-csi-default-local"]["default.local"]
+    assert "CVMFS_REPOSITORIES=sft.cern.ch,cvmfs-config.cern.ch" in default_local
+    templated = yaml.safe_load((kind / "charts" / "swan" / "ConfigMap-swan-cvmfs-csi-default-local.yaml").read_text())
+    assert "CVMFS_CACHE_BASE=/cvmfs-localcache" in templated["data"]["default.local"]  # the node's cache volume
+    assert jh["ingress"] == {"enabled": False}
+    ingress = k8s_objects(kind)["Ingress-swan-swan.yaml"]
+    assert ingress["spec"]["rules"][0]["host"] == cfg.hub.host and "tls" not in ingress["spec"]
 
 
 def test_user_pods_cannot_reach_metadata_or_api_server_but_reach_the_internet(kind, cfg):
@@ -167,12 +141,21 @@ def test_user_namespace_is_capped(kind, cfg):
 
 
 def test_spark_driver_rights_stop_at_the_spark_namespace(kind, cfg):
+    """User-namespace ServiceAccounts (only Spark sessions have a token) may manage pods in the Spark
+    namespace, and the admission policy narrows that to pods labelled with their own user."""
     objs = k8s_objects(kind)
     binding = objs["RoleBinding-spark-spark-driver.yaml"]
-    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "spark-driver",
-                                    "namespace": cfg.security.user_namespace}]
-    assert not any(o["kind"] in ("ClusterRoleBinding",) and o["subjects"][0]["name"] == "spark-driver"
+    assert binding["subjects"] == [{"kind": "Group", "name": f"system:serviceaccounts:{cfg.security.user_namespace}",
+                                    "apiGroup": "rbac.authorization.k8s.io"}]
+    assert not any(o["kind"] == "ClusterRoleBinding" and any("spark" in s["name"] for s in o["subjects"])
                    for o in objs.values())
+    policy = objs["ValidatingAdmissionPolicy-cluster-swan-spark-own-objects.yaml"]["spec"]
+    assert "system:serviceaccount:swan-users:spark-" in policy["matchConditions"][0]["expression"]
+    binding = objs["ValidatingAdmissionPolicyBinding-cluster-swan-spark-own-objects.yaml"]["spec"]
+    assert binding["validationActions"] == ["Deny"]
+    assert binding["matchResources"]["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "spark"}
+    values = yaml.safe_load((kind / "helm" / "swan.yaml").read_text())["values"]["jupyterhub"]
+    assert "serviceAccountName" not in values["singleuser"]  # no API token for ordinary sessions
 
 
 def test_no_gpu_operator_on_a_cpu_only_stack(kind):
@@ -212,24 +195,47 @@ def test_two_renders_are_byte_identical(kind, tmp_path):
     assert not mismatch and not errors and not comparison.left_only and not comparison.right_only
 
 
-def test_secrets_are_shown_as_placeholders(project, tmp_path):
+PLAINTEXT = {"client": "oidc-client-secret-4f9a1c", "keytab": "ZW9zLWtleXRhYi1ieXRlcy03YjJl"}
+
+
+def test_no_plaintext_secret_anywhere_and_values_stay_readable(project, tmp_path, monkeypatch):
+    """Secrets as `pulumi up` hands them over (decrypted) end up only in Secrets the program creates,
+    masked leaf by leaf; every release's values stay readable."""
+    from stacks.config import loader
+
     swan = project.read_swan("kind")
     swan["hub"]["auth"] = {"type": "oidc", "issuer": "https://auth.example.org/realms/cern", "clientId": "swan",
-                           "clientSecret": {"secure": "v1:QUJDREVGR0hJSktMTU5PUA=="},
+                           "clientSecret": {"secure": "v1:client"},
                            "callbackUrl": "https://swan.example.org/hub/oauth_callback"}
+    swan["storage"]["eos"] = {"enabled": True, "keytab": {"secure": "v1:keytab"},
+                              "instances": [{"name": "home", "host": "eoshome.example.org", "mountDir": "/eos/user/"}]}
     project.write_config("oidc", swan)
-    out, _ = render("oidc", tmp_path / "oidc")
-    text = "".join(p.read_text() for p in out.rglob("*") if p.is_file())
-    assert "QUJDREVGR0hJSktMTU5PUA" not in text
-    swan_release = next(r for r in json.loads((out / "resources.json").read_text())
-                        if r["type"] == "kubernetes:helm.sh/v3:Release" and r["name"] == "swan")
-    assert swan_release["inputs"]["values"] == "[secret]"  # values carrying a secret stay secret as a whole
+    decrypt = loader._replace_secure  # the engine's decryption, as under `pulumi up`
+    monkeypatch.setattr(loader, "_replace_secure", lambda value: loader.Secret(PLAINTEXT[value["secure"][3:]])
+                        if isinstance(value, dict) and set(value) == {"secure"} else decrypt(value))
+    out, rendered = render("oidc", tmp_path / "oidc")
+    assert not [t.problem for t in rendered.charts if t.problem]
+    for path in out.rglob("*"):
+        if path.is_file():
+            text = path.read_text()
+            assert not [name for name, plain in PLAINTEXT.items() if plain in text], path
+    for release in (out / "helm").glob("*.yaml"):
+        assert isinstance(yaml.safe_load(release.read_text())["values"], dict), release
+    objs = k8s_objects(out)
+    assert objs["Secret-swan-swan-hub-secret-values.yaml"]["stringData"] == {"values.yaml": "[secret]"}
+    assert objs["Secret-swan-eos-csi-file-etc-eos-keytab.yaml"]["data"] == {"eos.keytab": "[secret]"}
+    hub = yaml.safe_load((out / "helm" / "swan.yaml").read_text())["values"]["jupyterhub"]["hub"]
+    assert hub["existingSecret"] == "swan-hub-secret-values"
+    assert "client_secret" not in hub["config"]["KeyCloakAuthenticator"]
+    # the chart's own keytab Secret is gone; the node plugin mounts the program's
+    assert not (out / "charts" / "swan" / "Secret-swan-eos-csi-file-etc-eos-keytab.yaml").exists()
 
 
 def test_gpu_pool_brings_the_operator_with_every_layout(project, tmp_path):
     from stacks.planner.mig_parted import catalog
 
     swan = project.read_swan("kind")
+    swan["hub"]["software"].append({"release": "LCG_107_cuda", "platform": "x86_64-el9-gcc11-opt"})
     swan["nodePools"].append({"name": "a100", "count": 1,
                               "gpu": {"model": "A100-40GB", "perNode": 1, "migConfig": "a100-40gb-7x1g.5gb"}})
     project.write_config("gpu", swan)
@@ -238,9 +244,9 @@ def test_gpu_pool_brings_the_operator_with_every_layout(project, tmp_path):
     assert operator["values"]["mig"]["strategy"] == "mixed"
     config_map = yaml.safe_load((out / "k8s" / "ConfigMap-gpu-operator-swan-mig-parted-config.yaml").read_text())
     assert yaml.safe_load(config_map["data"]["config.yaml"]) == catalog(["A100-40GB"])
-    profiles = yaml.safe_load((out / "helm" / "swan.yaml").read_text())["values"]["jupyterhub"]["singleuser"]["profileList"]
-    gpu = next(p for p in profiles if p["slug"] == "a100-1g-5gb")
-    assert gpu["kubespawner_override"]["extra_resource_limits"] == {"nvidia.com/mig-1g.5gb": "1"}
+    swan_iac = yaml.safe_load((out / "helm" / "swan.yaml").read_text())["values"]["jupyterhub"]["custom"]["swanIac"]
+    assert swan_iac["cull"]["gpuTimeout"] == 3600  # idle GPU sessions are culled sooner
+    assert (out / "charts" / "gpu-operator" / "CustomResourceDefinition-cluster-clusterpolicies.nvidia.com.yaml").exists()
     kind_config = yaml.safe_load(next(r for r in rendered.resources if r.type.endswith("kind:Cluster")).inputs["config"])
     gpu_node = kind_config["nodes"][-1]
     assert gpu_node["labels"]["nvidia.com/mig.config"] == "a100-40gb-7x1g.5gb"
@@ -251,7 +257,8 @@ def test_render_cli_prints_a_summary_and_exits_2_on_bad_config(project):
     runner = CliRunner()
     result = runner.invoke(app, ["render", "kind", "--out", str(project.root / "out")])
     assert result.exit_code == 0, result.output
-    assert "helm release swan: chart swan 2.3.73" in result.stdout
+    assert "helm release swan: chart oci://registry.cern.ch/swan/charts/swan" in result.stdout
+    assert "chart objects" in result.stdout
     assert (project.root / "out" / "resources.json").is_file()
     swan = project.read_swan("kind")
     swan["hub"]["sessions"][0]["memory"] = "16GG"
@@ -276,6 +283,13 @@ def test_nightly_cronjob_runs_a_command_swan_verify_accepts(kind, cfg):
     params = verify.make_context("verify", list(args[2:]), parent=context).params
     assert params["hub_url"] == "http://proxy-public.swan.svc.cluster.local/"
     assert list(params["profile"]) == [s.name for s in cfg.hub.sessions][: cfg.verification.max_sessions]
+    # SWAN's spawner takes its form's fields, not a profile: each session's user options are mounted
+    sessions = yaml.safe_load(yaml.safe_load((kind / "k8s" / "ConfigMap-swan-swan-verify-sessions.yaml").read_text())
+                              ["data"]["sessions.yaml"])
+    assert set(sessions) == set(params["profile"])
+    assert sessions["small"]["cores"] == 1 and sessions["small"]["memory"] == "2G"
+    mount = container["volumeMounts"][0]["mountPath"]
+    assert params["session_options"] == f"{mount}/sessions.yaml"
     token = container["env"][0]
     assert token["valueFrom"]["secretKeyRef"] == {"name": "hub", "key": "hub.services.swan-verify.apiToken"}
     hub = yaml.safe_load((kind / "helm" / "swan.yaml").read_text())["values"]["jupyterhub"]["hub"]

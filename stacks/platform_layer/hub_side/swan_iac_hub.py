@@ -1,0 +1,225 @@
+"""swan-iac's part of SWAN's hub configuration.
+
+Shipped verbatim as a `hub.extraConfig` entry, so it runs inside the hub pod after
+Zero-to-JupyterHub's jupyterhub_config.py and the swan chart's swan_config.py, in the same
+globals (`c`, `get_config`, `swan_pod_hook`). It must be self-contained: the hub image has
+SWAN's packages (swanspawner, keycloakauthenticator, swanhub, swanculler), not swan-iac.
+Its settings are the chart values under `custom.swanIac` (see hub_values.py).
+
+What it adds to SWAN's own spawner:
+- who the user is for the session: the numeric uid SWAN's image creates the user with, and the
+  user's roles (Keycloak client roles, or hub groups with the dummy login);
+- course events: an event's GPU flavour is offered in SWAN's form to members of the event's
+  role, only inside the event's window, and its sessions land on the event's nodes;
+- GPU flavours the spawner discovered on the nodes become real GPU requests, with CUDA only;
+- Spark on this cluster: a per-user identity allowed to run executors, nothing more;
+- idle culling with SWAN's culler: one timeout for every session, a shorter one for GPUs.
+"""
+import datetime
+import json
+
+from jupyterhub import orm
+from kubernetes_asyncio.client.models import V1EnvVar, V1NodeSelectorRequirement, V1Toleration
+from kubernetes_asyncio.client.rest import ApiException
+from swanspawner import SwanKubeSpawner
+
+SWAN_IAC = get_config("custom.swanIac", {})  # noqa: F821 (defined by jupyterhub_config.py)
+GPU_GROUP = SWAN_IAC.get("gpuGroup", "swan-gpu-sessions")
+
+
+def _events(spawner):
+    """Course events published in the user namespace (ConfigMaps the event stacks create)."""
+    return [json.loads(cm.data["event.json"]) for cm in spawner._event_config_maps]
+
+
+def _open_now(event, now=None):
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    return datetime.datetime.fromisoformat(event["opens"]) <= now < datetime.datetime.fromisoformat(event["closes"])
+
+
+class SwanIacKubeSpawner(SwanKubeSpawner):
+    """SWAN's Kubernetes spawner plus course-event GPU flavours (configured as SwanKubeSpawner)."""
+
+    _event_config_maps = []
+
+    async def load_events(self):
+        listing = await self.api.list_namespaced_config_map(
+            self.namespace, label_selector=f"{SWAN_IAC['eventLabel']}=true")
+        self._event_config_maps = listing.items
+        return _events(self)
+
+    async def user_role_set(self):
+        """Keycloak client roles from the login, plus hub groups (the dummy login has no roles)."""
+        auth_state = await self.user.get_auth_state() or {}
+        return set(auth_state.get("roles", [])) | {g.name for g in self.user.groups}
+
+    async def event_flavours(self):
+        """Event flavours this user may pick now: member of the event's role, inside its window."""
+        roles = await self.user_role_set()
+        return [e for e in await self.load_events() if e["role"] in roles and _open_now(e)]
+
+    async def _render_templated_options_form(self, spawner):
+        roles = await self.user_role_set()
+        available = self.gpus.get_available_gpu_flavours(roles)
+        free = self.gpus.get_free_gpu_flavours(roles)
+        events = [e["flavour"] for e in await self.event_flavours()]
+        self._dynamic_form_info["gpu_flavours"] = list(available) + events
+        self._dynamic_form_info["free_gpu_flavours"] = events + sorted(free, key=lambda f: free[f].free, reverse=True)
+        # SwanSpawner's renderer (SwanKubeSpawner's own would overwrite the flavours above)
+        return super(SwanKubeSpawner, self)._render_templated_options_form(spawner)
+
+
+c.JupyterHub.spawner_class = SwanIacKubeSpawner  # noqa: F821
+
+
+async def auth_state_hook(spawner, auth_state):
+    """The uid SWAN's image creates the user with (USER_ID/NB_UID) and the user's roles."""
+    auth_state = auth_state or {}
+    claim = SWAN_IAC.get("uidClaim")
+    uid = SWAN_IAC["defaultUid"]
+    if claim:
+        uid = (auth_state.get("oauth_user") or {}).get(claim)
+        if uid is None:
+            raise ValueError(f"the login did not provide the '{claim}' claim SWAN sessions need")
+    spawner.user_uid = str(uid)
+    spawner.user_roles = set(auth_state.get("roles", [])) | {g.name for g in spawner.user.groups}
+
+
+c.Spawner.auth_state_hook = auth_state_hook  # noqa: F821
+
+
+def _set_gpu_group(spawner, member):
+    """Membership of the group the GPU culler's role is limited to."""
+    db = spawner.user.db
+    group = orm.Group.find(db, GPU_GROUP)
+    if group is None:
+        group = orm.Group(name=GPU_GROUP)
+        db.add(group)
+    groups = spawner.user.orm_user.groups
+    if member and group not in groups:
+        groups.append(group)
+    elif not member and group in groups:
+        groups.remove(group)
+    db.commit()
+
+
+def _wants_gpu(spawner):
+    return (spawner.user_options.get("gpu") or "none") != "none"
+
+
+def pre_spawn_hook(spawner):
+    _set_gpu_group(spawner, _wants_gpu(spawner))
+
+
+def post_stop_hook(spawner):
+    _set_gpu_group(spawner, False)
+
+
+c.Spawner.pre_spawn_hook = pre_spawn_hook  # noqa: F821
+c.Spawner.post_stop_hook = post_stop_hook  # noqa: F821
+
+
+def _container(pod):
+    return next(ct for ct in pod.spec.containers if ct.name == "notebook")
+
+
+def _add_env(container, name, value):
+    container.env = [e for e in (container.env or []) if e.name != name] + [V1EnvVar(name=name, value=value)]
+
+
+def _request(container, resource, count="1"):
+    container.resources.requests = {**(container.resources.requests or {}), resource: count}
+    container.resources.limits = {**(container.resources.limits or {}), resource: count}
+
+
+async def _gpu(spawner, pod):
+    """The GPU flavour picked in the form, as a request the scheduler can place."""
+    flavour = spawner.user_options["gpu"]
+    if "cuda" not in (spawner.user_options.get("lcg") or "").lower():
+        raise ValueError(f"GPU '{flavour}' needs a CUDA software stack (a release with 'cuda' in its name)")
+    container = _container(pod)
+    event = next((e for e in await spawner.event_flavours() if e["flavour"] == flavour), None)
+    if event is not None:  # a course event: its nodes, its quota (PriorityClass), its size
+        _request(container, event["resource"])
+        container.resources.limits.update(event["limits"])
+        container.resources.requests.update(event["requests"])
+        pod.spec.node_selector = {**(pod.spec.node_selector or {}), **event["nodeSelector"]}
+        pod.spec.tolerations = (pod.spec.tolerations or []) + [V1Toleration(**t) for t in event["tolerations"]]
+        pod.spec.priority_class_name = event["priorityClassName"]
+        pod.metadata.labels.update(event["labels"])
+        return
+    roles = await spawner.user_role_set()
+    info = spawner.gpus.get_available_gpu_flavours(roles).get(flavour)
+    if info is None:
+        raise ValueError(f"the GPU flavour '{flavour}' is not available to you")
+    _request(container, info.resource_name)
+    term = {"key": "nvidia.com/gpu.product", "operator": "In", "values": [info.product_name]}
+    pod.spec.affinity = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+        "nodeSelectorTerms": [{"matchExpressions": [term]}]}}}
+    pod.spec.tolerations = (pod.spec.tolerations or []) + [
+        V1Toleration(key=SWAN_IAC["gpuTaintKey"], operator="Exists", effect="NoSchedule")]
+    pod.metadata.labels["gpu"] = info.resource_name.split("/", 1)[1]
+
+
+async def _spark(spawner, pod):
+    """Spark on this cluster: a per-user ServiceAccount (token mounted only here) whose executors
+    must carry the user's label; an admission policy refuses anything else."""
+    spark = SWAN_IAC["spark"]
+    user_label = pod.metadata.labels["hub.jupyter.org/username"]
+    account = f"spark-{user_label}"
+    try:
+        await spawner.api.create_namespaced_service_account(spawner.namespace, {
+            "metadata": {"name": account, "labels": {spark["userLabel"]: user_label,
+                                                      "app.kubernetes.io/managed-by": "swan-hub"}}})
+    except ApiException as exc:
+        if exc.status != 409:
+            raise
+    pod.spec.service_account_name = account
+    pod.spec.automount_service_account_token = True
+    pod.metadata.labels.update({spark["driverLabel"]: "true", spark["userLabel"]: user_label})
+    container = _container(pod)
+    for name, value in (("SPARK_USER", spawner.user.name), ("SWAN_SPARK_NAMESPACE", spark["namespace"]),
+                        ("SWAN_SPARK_EXECUTOR_SERVICE_ACCOUNT", spark["executorServiceAccount"]),
+                        ("SWAN_SPARK_EXECUTOR_LABEL", f"{spark['userLabel']}={user_label}")):
+        _add_env(container, name, value)
+
+
+async def swan_iac_pod_hook(spawner, pod):
+    pod = swan_pod_hook(spawner, pod)  # noqa: F821 (the swan chart's hook: labels, no service links)
+    container = _container(pod)
+    if SWAN_IAC.get("homeOnVolume"):  # start.sh (as root) hands the fresh volume to the user
+        _add_env(container, "CHOWN_EXTRA", spawner.get_env()["HOME"].rstrip("/"))
+    if _wants_gpu(spawner):
+        await _gpu(spawner, pod)
+    if spawner.user_options.get("clusters", "none") != "none":
+        if not SWAN_IAC.get("spark"):
+            raise ValueError("Spark is not offered on this service")
+        await _spark(spawner, pod)
+    return pod
+
+
+c.SwanKubeSpawner.modify_pod_hook = swan_iac_pod_hook  # noqa: F821
+if SWAN_IAC.get("homeOnVolume"):
+    # HOME on the user's volume, like an EOS home (SWAN keeps its local home for Jupyter's files)
+    c.SwanKubeSpawner.local_home = False  # noqa: F821
+    c.SwanKubeSpawner.eos_path_format = SWAN_IAC["homeOnVolume"]  # noqa: F821
+
+
+def _culler(name, timeout, every, group=None):
+    """SWAN's culler as a hub service; with `group`, its role (so what it sees) is that group's."""
+    scopes = ["list:users", "read:users:activity", "read:servers", "delete:servers"]
+    if group:
+        scopes = [f"{scope}!group={group}" for scope in scopes]
+    c.JupyterHub.services.append({  # noqa: F821
+        "name": name,
+        "command": ["swanculler", "--url=http://localhost:8081/hub/api", f"--timeout={timeout}",
+                    f"--cull-every={every}", "--disable-hooks=True"],
+    })
+    c.JupyterHub.load_roles.append({"name": name, "scopes": scopes, "services": [name]})  # noqa: F821
+
+
+_cull = SWAN_IAC.get("cull") or {}
+if _cull.get("enabled"):
+    _culler("swan-idle-culler", _cull["timeout"], _cull["every"])
+    if _cull.get("gpuTimeout"):
+        _culler("swan-gpu-idle-culler", _cull["gpuTimeout"], _cull["every"], group=GPU_GROUP)
