@@ -13,7 +13,7 @@ A plan (`plan_config`) may use several layouts. It holds:
   each layout to its own device indices (`devices: [0, 1]`, then `[2]`, ...), in the
   order of the plan's layouts. It is correct for one node carrying all `gpus` GPUs of the
   plan (for example an 8-GPU server), and is not part of the catalog.
-A layout of `full` is a GPU with MIG disabled (`mig-enabled: false`).
+A layout of `full` is a GPU with MIG disabled (`mig-enabled: false`), named `all-disabled`.
 
 `mig-devices` lists counts, not start slices: mig-parted tries creation orders of the
 instances until NVML places them all, so any layout valid in `geometry` is reachable.
@@ -36,7 +36,9 @@ def layout_name(model: str, layout: dict[str, int]) -> str:
     model = geometry.canonical_model(model)
     order = MODELS[model].profiles
     if set(layout) == {FULL}:
-        return f"{model.lower()}-full"
+        # MIG off is `all-disabled` for every model: the name the gpu-operator and SWAN's spawner know
+        # (swanspawner reads any other value as a MIG layout and then offers no whole GPU)
+        return "all-disabled"
     parts = [f"{layout[p]}x{p}" for p in reversed(order) if layout.get(p)]
     return "-".join([model.lower(), *parts])
 

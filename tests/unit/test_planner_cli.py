@@ -33,7 +33,7 @@ def test_json_has_the_design_shape():
 def test_json_for_a_gpu_without_mig():
     doc = json.loads(swan("--gpu", "T4", "--demand", "full=25", "--json").stdout)
     assert doc["gpus"] == 25 and doc["layouts"] == [{"count": 25, "mig_devices": {"full": 1}}]
-    assert doc["mig_parted"]["mig-configs"]["t4-full"][0]["mig-enabled"] is False
+    assert doc["mig_parted"]["mig-configs"]["all-disabled"][0]["mig-enabled"] is False
 
 
 def test_table_compares_plan_whole_gpus_and_uniform_layouts():

@@ -39,7 +39,8 @@ def test_catalog_holds_every_layout_under_a_unique_label_value():
     doc = assert_v1_config(catalog(list(MODELS)))
     configs = doc["mig-configs"]
     assert configs["all-disabled"] == [{"devices": "all", "mig-enabled": False}]
-    assert len(configs) == 1 + sum(len(valid_layouts(m)) for m in MODELS), "names are unique"
+    # unique names; every model's MIG-off layout is the one shared `all-disabled`
+    assert len(configs) == 1 + sum(len([l for l in valid_layouts(m) if l != {"full": 1}]) for m in MODELS)
     for model in MODELS:
         for layout in valid_layouts(model):
             (entry,) = configs[layout_name(model, layout)]
@@ -53,8 +54,8 @@ def test_catalog_holds_every_layout_under_a_unique_label_value():
 def test_catalog_of_some_models():
     doc = catalog(["a30-24gb", "A30-24GB", "T4"])
     assert_v1_config(doc, None)
-    assert len(doc["mig-configs"]) == 1 + len(valid_layouts("A30-24GB")) + 1
-    assert doc["mig-configs"]["t4-full"] == [{"devices": "all", "mig-enabled": False}]
+    assert len(doc["mig-configs"]) == 1 + len(valid_layouts("A30-24GB")) - 1  # T4 and A30's MIG-off: all-disabled
+    assert doc["mig-configs"]["all-disabled"] == [{"devices": "all", "mig-enabled": False}]
 
 
 def test_layout_name_is_readable_and_independent_of_key_order():
@@ -89,4 +90,4 @@ def test_mixed_plan_gives_each_layout_its_own_devices():
 @pytest.mark.parametrize("model", ["T4", "V100", "A10", "L4", "L40S"])
 def test_models_without_mig_are_mig_disabled(model):
     doc = pack(model, {"full": 3}).to_json()["mig_parted"]
-    assert doc == {"version": "v1", "mig-configs": {f"{model.lower()}-full": [{"devices": "all", "mig-enabled": False}]}}
+    assert doc == {"version": "v1", "mig-configs": {"all-disabled": [{"devices": "all", "mig-enabled": False}]}}
