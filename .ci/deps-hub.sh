@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-CHP_VERSION=4.6.3          # the proxy Zero-to-JupyterHub 3.1 ships; runs on Node >= 10
+CHP_VERSION=5.1.0          # the proxy the swan chart 2.3.73 runs (jupyterhub.proxy.chp.image.tag); Node >= 18
 
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm

@@ -128,6 +128,9 @@ class OidcAuth(Model):
     callback_url: str = Field(pattern=r"^https?://[^/\s]+/hub/oauth_callback$")
     allowed_roles: list[str] = []
     admin_role: str = "swan-admins"
+    # The hub user name: a claim of the OIDC user info (oauthenticator's own default, `username`,
+    # is not one Keycloak sends; CERN's SWAN uses `preferred_username`).
+    username_claim: str = "preferred_username"
     # The numeric user id sessions run with (SWAN's image creates the user with it); a claim of the
     # OIDC user info, e.g. CERN's `cern_uid`. Without one every user runs as `defaultUid`.
     uid_claim: str | None = None
@@ -207,7 +210,9 @@ class Hub(Model):
     # The SWAN chart is published by CERN; mirror it and point this at the mirror if needed.
     chart_repository: str = "oci://registry.cern.ch/swan/charts"
     host: Hostname
-    image: Image = Image(name="gitlab-registry.cern.ch/swan/docker-images/jupyterhub", tag="v3.69")
+    # The newest public SWAN hub image; its Python packages are what tests/session runs the hub with
+    # (tests/session/hub-image-requirements.txt). The swan chart's own default, v3.69, is not public.
+    image: Image = Image(name="gitlab-registry.cern.ch/swan/docker-images/jupyterhub", tag="v3.67")
     user_image: Image = Image(name="gitlab-registry.cern.ch/swan/docker-images/jupyter/swan", tag="v0.0.54")
     auth: DummyAuth | OidcAuth = Field(default_factory=DummyAuth, discriminator="type")
     admins: list[str] = []

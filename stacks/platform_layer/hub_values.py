@@ -30,6 +30,10 @@ SPARK_DRIVER_LABEL = "swan.cern.ch/spark-driver"
 SPARK_USER_LABEL = "swan.cern.ch/spark-user"
 SPARK_EXECUTOR_ACCOUNT = "spark-executor"
 HOME_ON_VOLUME = "/srv/home/{username}/"  # HOME of sessions without EOS: the user's own volume
+LOGIN_TEMPLATES = "/usr/local/share/jupyterhub/swan-iac-templates"  # the dummy login's form
+# The hub database on the chart's volume: z2jh's relative `sqlite:///jupyterhub.sqlite` lands in the
+# hub image's working directory, `/`, outside the volume (lost at every restart).
+HUB_DB_URL = "sqlite:////srv/jupyterhub/jupyterhub.sqlite"
 METRICS_SERVICE = "prometheus-metrics"  # hub service whose token Prometheus scrapes /hub/metrics with
 TOLERATE_EVERYTHING = [{"operator": "Exists"}]  # node-level plugins run on every node, tainted or not
 
@@ -60,7 +64,9 @@ def _auth(cfg: EnvironmentConfig) -> tuple[dict, str]:
     """Authenticator settings, and the `00-authConf` snippet (the chart's placeholder raises)."""
     auth = cfg.hub.auth
     if auth.type == "dummy":
-        return ({"JupyterHub": {"authenticator_class": "dummy"},
+        # SWAN's login page only redirects to the authenticator's login URL (itself, for the dummy
+        # login): JupyterHub's own login form is shown instead (template_paths, see hub_values).
+        return ({"JupyterHub": {"authenticator_class": "dummy", "template_paths": [LOGIN_TEMPLATES]},
                  "Authenticator": {"admin_users": sorted(cfg.hub.admins), "allow_all": True}},
                 "# dummy login: sessions get the default uid (custom.swanIac.defaultUid)\n")
     keycloak = {
@@ -69,12 +75,20 @@ def _auth(cfg: EnvironmentConfig) -> tuple[dict, str]:
         "oauth_callback_url": auth.callback_url,
         "allowed_roles": sorted(auth.allowed_roles),
         "admin_role": auth.admin_role,
+        "username_claim": auth.username_claim,
         "exchange_tokens": [cfg.storage.eos.token_audience] if cfg.storage.eos.enabled else [],
+        # As SWAN at CERN: no token refresh before a spawn (users created through the API, like the
+        # nightly verification's, have no login to refresh and would be refused).
+        "refresh_pre_spawn": False,
     }
     hook = "# no EOS: nothing to hand over from the login\n"
     if cfg.storage.eos.enabled:  # SWAN's EOS identity: the user's exchanged token (01_storage.sh reads it)
         hook = (
             "def pre_spawn_hook(authenticator, spawner, auth_state):\n"
+            "    if auth_state is None:  # never logged in (the nightly verification's users): no EOS identity\n"
+            "        spawner.local_home = True\n"
+            "        spawner.environment['EOS_ENABLED'] = 'false'\n"
+            "        return\n"
             f"    token = (auth_state.get('exchanged_tokens') or {{}}).get({cfg.storage.eos.token_audience!r})\n"
             "    if not token:\n"
             "        raise ValueError('the login gave no EOS token; EOS needs one to open your home')\n"
@@ -163,6 +177,14 @@ def _home(cfg: EnvironmentConfig) -> dict:
             "dynamic": dynamic}
 
 
+def _hub_files(cfg: EnvironmentConfig) -> dict:
+    files = {"swan-options-form": {"mountPath": FORM_PATH, "data": options_form(cfg)}}
+    if cfg.hub.auth.type == "dummy":  # JupyterHub's own login page (the `templates/` prefix), form included
+        files["swan-iac-login"] = {"mountPath": f"{LOGIN_TEMPLATES}/login.html",
+                                   "stringData": '{% extends "templates/login.html" %}\n'}
+    return files
+
+
 def swan_iac_settings(cfg: EnvironmentConfig) -> dict:
     """`custom.swanIac`: what hub_side/swan_iac_hub.py reads in the hub."""
     auth = cfg.hub.auth
@@ -207,6 +229,7 @@ def hub_values(cfg: EnvironmentConfig) -> dict:
             **auth_config["JupyterHub"],
             # sessions live in another namespace: the short name `hub` does not resolve there
             "hub_connect_url": f"http://hub.{cfg.security.hub_namespace}.svc:8081",
+            "db_url": HUB_DB_URL,
             "authenticate_prometheus": True,
         },
         "KubeSpawner": {"namespace": cfg.security.user_namespace, "delete_pvc": False},
@@ -216,7 +239,7 @@ def hub_values(cfg: EnvironmentConfig) -> dict:
         "hub": {
             "image": {"name": hub.image.name, "tag": hub.image.tag},
             "config": config,
-            "extraFiles": {"swan-options-form": {"mountPath": FORM_PATH, "data": options_form(cfg)}},
+            "extraFiles": _hub_files(cfg),
             "extraConfig": {"00-authConf": auth_hook, "10-swan-iac": HUB_SIDE.read_text()},
             "networkPolicy": _hub_network_policy(cfg),
             **_hub_services(cfg),

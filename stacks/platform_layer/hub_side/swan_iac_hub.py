@@ -73,9 +73,11 @@ c.JupyterHub.spawner_class = SwanIacKubeSpawner  # noqa: F821
 
 
 async def auth_state_hook(spawner, auth_state):
-    """The uid SWAN's image creates the user with (USER_ID/NB_UID) and the user's roles."""
+    """The uid SWAN's image creates the user with (USER_ID/NB_UID) and the user's roles. A user
+    that never logged in (created through the API, e.g. by the nightly verification) has no
+    login state: it runs with the default uid."""
+    claim = SWAN_IAC.get("uidClaim") if auth_state else None
     auth_state = auth_state or {}
-    claim = SWAN_IAC.get("uidClaim")
     uid = SWAN_IAC["defaultUid"]
     if claim:
         uid = (auth_state.get("oauth_user") or {}).get(claim)
@@ -199,6 +201,15 @@ async def swan_iac_pod_hook(spawner, pod):
 
 
 c.SwanKubeSpawner.modify_pod_hook = swan_iac_pod_hook  # noqa: F821
+# swan_config.py starts SwanKubeSpawner's volumes afresh (/dev/shm, /cvmfs, /eos), which hides what
+# Zero-to-JupyterHub configured on KubeSpawner: the user's home volume among them.
+def _configured(value):
+    """A list trait as configured so far (only appended to, it is still a lazy config value)."""
+    return value.get_value([]) if hasattr(value, "get_value") else list(value)
+
+
+c.SwanKubeSpawner.volumes.extend(_configured(c.KubeSpawner.volumes))  # noqa: F821
+c.SwanKubeSpawner.volume_mounts.extend(_configured(c.KubeSpawner.volume_mounts))  # noqa: F821
 if SWAN_IAC.get("homeOnVolume"):
     # HOME on the user's volume, like an EOS home (SWAN keeps its local home for Jupyter's files)
     c.SwanKubeSpawner.local_home = False  # noqa: F821
@@ -212,8 +223,11 @@ def _culler(name, timeout, every, group=None):
         scopes = [f"{scope}!group={group}" for scope in scopes]
     c.JupyterHub.services.append({  # noqa: F821
         "name": name,
+        # --disable-hooks: no CERN Kerberos ticket checks. swanculler 1.0.7 always schedules CERN's
+        # blocked-user check and crashes on its default interval (0); a day keeps that check idle
+        # (it has no --auth-url here, so it only logs that it cannot get a token).
         "command": ["swanculler", "--url=http://localhost:8081/hub/api", f"--timeout={timeout}",
-                    f"--cull-every={every}", "--disable-hooks=True"],
+                    f"--cull-every={every}", "--disable-hooks=True", "--auth-check-interval=86400"],
     })
     c.JupyterHub.load_roles.append({"name": name, "scopes": scopes, "services": [name]})  # noqa: F821
 
