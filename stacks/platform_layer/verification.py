@@ -12,6 +12,7 @@ import pulumi_kubernetes as k8s
 from stacks import yaml_text
 from stacks.config.model import EnvironmentConfig, duration_seconds
 from stacks.platform_layer.k8s import PlatformArgs, child, meta
+from stacks.platform_layer.gpu_flavours import flavours
 from stacks.platform_layer.swan_form import api_user_options
 
 LCG_VIEWS = "/cvmfs/sft.cern.ch/lcg/views"  # where SWAN's spawner (lcg_view_path) finds LCG releases
@@ -31,19 +32,33 @@ def hub_service_values() -> dict:
                                     "services": [SERVICE]}}}
 
 
+def gpu_sessions(cfg: EnvironmentConfig) -> dict[str, dict]:
+    """One GPU session per GPU pool, as a user picks it: the pool's flavour (as SWAN's spawner names
+    it from the nodes) with the first CUDA software stack."""
+    cuda = next((sw for sw in cfg.hub.software if sw.cuda), None)
+    sessions = {}
+    for pool in cfg.node_pools:
+        if pool.gpu and cuda:
+            flavour = sorted(flavours(pool.gpu.model, pool.gpu.mig_config))[0]
+            sessions[f"gpu-{pool.name}"] = api_user_options(cfg, cuda.release, cuda.platform, gpu=flavour)
+    return sessions
+
+
 def session_profiles(cfg: EnvironmentConfig) -> list[str]:
-    """Session options to try: the default first, up to the cap."""
+    """Session options to try: the default size, then a GPU session per GPU pool, then the other
+    sizes, up to the cap."""
     default = next((s for s in cfg.hub.sessions if s.default), cfg.hub.sessions[0])
     others = [s.name for s in cfg.hub.sessions if s is not default]
-    return [default.name, *others][: cfg.verification.max_sessions]
+    return [default.name, *gpu_sessions(cfg), *others][: cfg.verification.max_sessions]
 
 
 def session_options(cfg: EnvironmentConfig) -> dict[str, dict]:
-    """For each session size `swan verify` tries, the SWAN user options the hub API takes (what
-    SWAN's form gives for that size with the first software stack)."""
+    """For each session `swan verify` tries, the SWAN user options the hub API takes (what SWAN's
+    form gives for that size, or GPU, with the first software stack)."""
     sw = cfg.hub.software[0]
-    sizes = {s.name: s for s in cfg.hub.sessions}
-    return {name: api_user_options(cfg, sw.release, sw.platform, sizes[name]) for name in session_profiles(cfg)}
+    options = {s.name: api_user_options(cfg, sw.release, sw.platform, s) for s in cfg.hub.sessions}
+    options.update(gpu_sessions(cfg))
+    return {name: options[name] for name in session_profiles(cfg)}
 
 
 def software_paths(cfg: EnvironmentConfig) -> list[str]:

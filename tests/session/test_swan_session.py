@@ -34,7 +34,7 @@ from stacks.config.loader import load_stack, stack_names
 from stacks.events.objects import node_pool
 from stacks.events.plan import plan_event
 from stacks.infra.pools import pool_labels, pool_taints
-from stacks.planner.mig_parted import catalog
+from stacks.platform_layer.gpu_flavours import GFD, flavours, mig_devices
 from stacks.platform_layer.hub_values import HOME_ON_VOLUME, SPARK_DRIVER_LABEL
 from stacks.platform_layer.swan_form import default_size, form_fields
 from stacks.platform_layer.verification import session_options
@@ -54,22 +54,16 @@ every_stack = pytest.mark.parametrize("stack", ENVIRONMENTS, indirect=True)
 CLIENT_SECRET = "test-client-secret"
 CLOSED_EVENTS = {"physics-course"}  # seeded with its window moved to tomorrow; the others are open now
 UID = 4242
-# What GPU feature discovery labels a node with, per model: product name and memory (MiB).
-GFD = {"T4": ("Tesla-T4", 15360), "A100-40GB": ("NVIDIA-A100-SXM4-40GB", 40960),
-       "A100-80GB": ("NVIDIA-A100-SXM4-80GB", 81920), "A10": ("NVIDIA-A10", 23028),
-       "H100-80GB": ("NVIDIA-H100-80GB-HBM3", 81559), "L4": ("NVIDIA-L4", 23034)}
-
-
 def gpu_node(name: str, labels: dict, taints: list[dict], model: str, per_node: int, mig_config: str) -> dict:
     """A node of a GPU pool as the cluster shows it once the gpu-operator ran: GFD labels, and the
     allocatable devices of its MIG layout (mixed strategy) or its whole GPUs."""
     product, memory = GFD[model]
     allocatable = {"cpu": "32", "memory": "256Gi", "pods": "110"}
-    if mig_config == "all-disabled":
+    devices = mig_devices(model, mig_config)
+    if not devices:
         allocatable["nvidia.com/gpu"] = str(per_node)
-    else:
-        for profile, count in catalog([model])["mig-configs"][mig_config][0]["mig-devices"].items():
-            allocatable[f"nvidia.com/mig-{profile}"] = str(count * per_node)
+    for profile, count in devices.items():
+        allocatable[f"nvidia.com/mig-{profile}"] = str(count * per_node)
     return {"apiVersion": "v1", "kind": "Node",
             "metadata": {"name": name, "labels": {**labels, "nvidia.com/gpu.present": "true",
                                                   "nvidia.com/gpu.product": product,
@@ -79,13 +73,9 @@ def gpu_node(name: str, labels: dict, taints: list[dict], model: str, per_node: 
 
 
 def expected_flavour(model: str, mig_config: str) -> set[str]:
-    """The flavour names SWAN's spawner (swanspawner 1.2.48, _gpuinfo) makes of such a node."""
-    product, memory = GFD[model]
-    short = "Tesla T4" if "T4" in product else "A100" if "A100" in product else product
-    if mig_config == "all-disabled":
-        return {f"{short} ({memory // 1024} GB)"}
-    layout = catalog([model])["mig-configs"][mig_config][0]["mig-devices"]
-    return {f"{short} partition ({p.split('.')[1][:-2]} GB)" for p in layout}
+    """The flavour names the project expects SWAN's spawner to make of such a node (gpu_flavours):
+    the nightly verification asks for GPUs by these names."""
+    return set(flavours(model, mig_config))
 
 
 def event_stacks(environment: str) -> list[EventConfig]:
@@ -438,14 +428,19 @@ def test_the_nightly_sessions_spawn_through_the_hub_api(stack):
     `verify` output; SWAN's spawner must accept them as its form's."""
     token = stack.hub.api_token()  # the token the chart generates for the swan-verify service
     headers = {"Authorization": f"token {token}"}
-    for name, options in session_options(stack.cfg).items():
+    sessions = session_options(stack.cfg)
+    assert any(o["gpu"] != "none" for o in sessions.values()) == (stack.name in GPU_STACKS)
+    for name, options in sessions.items():
         user = f"verify-{name}"
         requests.post(f"{stack.hub.url}/hub/api/users/{user}", headers=headers, timeout=10)
         before = len(stack.hub.pods())
         r = requests.post(f"{stack.hub.url}/hub/api/users/{user}/server", headers=headers, json=options, timeout=60)
         assert r.status_code in (201, 202), r.text
         assert len(stack.hub.pods()) == before + 1
-        assert env_of(stack.hub.pods()[-1])["ROOT_LCG_VIEW_NAME"] == options["lcg"]
+        pod = stack.hub.pods()[-1]
+        assert env_of(pod)["ROOT_LCG_VIEW_NAME"] == options["lcg"]
+        gpus = {k for k in notebook(pod)["resources"]["limits"] if k.startswith("nvidia.com/")}
+        assert bool(gpus) == (options["gpu"] != "none")  # the nightly GPU session really asks for a GPU
 
 
 @pytest.mark.parametrize("stack", SPARK_STACKS, indirect=True)
