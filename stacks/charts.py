@@ -121,7 +121,7 @@ def with_namespace(objects: list[dict], namespace: str) -> list[dict]:
     placed = []
     for obj in objects:
         meta = dict(obj.get("metadata") or {})
-        if obj["kind"] not in cluster_kinds and not meta.get("namespace"):
+        if obj.get("kind") not in cluster_kinds and not meta.get("namespace"):
             meta["namespace"] = namespace
         placed.append({**obj, "metadata": meta})
     return placed
@@ -147,7 +147,7 @@ def redacted(obj: dict, placeholder: str = "[secret]") -> dict:
 def file_name(obj: dict) -> str:
     """`<Kind>-<namespace>-<name>.yaml`, `cluster` standing for no namespace (as k8s/ files)."""
     meta = obj.get("metadata") or {}
-    return f"{obj['kind']}-{meta.get('namespace') or 'cluster'}-{meta.get('name', 'unnamed')}.yaml"
+    return f"{obj.get('kind')}-{meta.get('namespace') or 'cluster'}-{meta.get('name', 'unnamed')}.yaml"
 
 
 @dataclass(frozen=True)

@@ -210,8 +210,9 @@ def _hub_services(cfg: EnvironmentConfig) -> dict:
     """Hub services whose tokens the chart generates into its `hub` Secret."""
     services, roles = {}, {}
     if cfg.verification.enabled:
-        services.update(verification.hub_service_values()["services"])
-        roles.update(verification.hub_service_values()["loadRoles"])
+        verify = verification.hub_service_values()
+        services.update(verify["services"])
+        roles.update(verify["loadRoles"])
     if cfg.monitoring.enabled:
         services[METRICS_SERVICE] = {}
         roles[METRICS_SERVICE] = {"description": "Prometheus reads /hub/metrics", "scopes": ["read:metrics"],

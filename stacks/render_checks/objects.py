@@ -13,15 +13,9 @@ from typing import Iterable, Iterator, NamedTuple
 
 import yaml
 
-# Built-in kinds without a namespace (custom kinds take their scope from their CRD). The render
-# names their files with `cluster`; `objects_from_manifests` leaves them without a namespace.
-CLUSTER_SCOPED = frozenset({
-    "APIService", "CSIDriver", "CSINode", "CertificateSigningRequest", "ClusterRole", "ClusterRoleBinding",
-    "CustomResourceDefinition", "FlowSchema", "IngressClass", "MutatingWebhookConfiguration", "Namespace",
-    "Node", "PersistentVolume", "PriorityClass", "PriorityLevelConfiguration", "RuntimeClass", "StorageClass",
-    "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding", "ValidatingWebhookConfiguration",
-    "VolumeAttachment",
-})
+# the render's naming and Helm's placement of namespaced objects, one definition for both
+from stacks.charts import file_name, with_namespace
+
 WORKLOAD_KINDS = ("Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob")
 
 
@@ -78,28 +72,15 @@ def load_render(folder: Path | str) -> list[RenderObject]:
     return objects
 
 
-def file_name(obj: dict) -> str:
-    """`<Kind>-<namespace>-<name>.yaml`, `cluster` standing for no namespace (the render's naming)."""
-    meta = obj.get("metadata") or {}
-    return f"{obj.get('kind')}-{meta.get('namespace') or 'cluster'}-{meta.get('name', 'unnamed')}.yaml"
-
-
 def objects_from_manifests(manifests: Iterable[dict], source: str, namespace: str | None = None) -> list[RenderObject]:
     """RenderObjects for manifests held in memory (e.g. `helm template` output), named as the
     render names them. With `namespace`, namespaced objects that have none get it, as the render
-    does for a release; scope comes from CLUSTER_SCOPED and from the CRDs among the manifests."""
+    does for a release (stacks.charts.with_namespace, copies: the input stays as it was)."""
     manifests = [m for m in manifests if m]
-    cluster_kinds = CLUSTER_SCOPED | {m["spec"]["names"]["kind"] for m in manifests
-                                      if m.get("kind") == "CustomResourceDefinition"
-                                      and m.get("spec", {}).get("scope") == "Cluster"}
+    if namespace:
+        manifests = with_namespace(manifests, namespace)
     folder = "k8s" if source == "k8s" else f"charts/{source.removeprefix('chart:')}"
-    objects = []
-    for m in manifests:
-        meta = m.get("metadata") or {}
-        if namespace and m.get("kind") not in cluster_kinds and not meta.get("namespace"):
-            m = {**m, "metadata": {**meta, "namespace": namespace}}  # a copy: the input stays as it was
-        objects.append(RenderObject(source, f"{folder}/{file_name(m)}", m))
-    return objects
+    return [RenderObject(source, f"{folder}/{file_name(m)}", m) for m in manifests]
 
 
 class PodTemplate(NamedTuple):

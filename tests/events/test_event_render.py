@@ -2,7 +2,6 @@
 strict Kubernetes schemas, and nothing that belongs to the environment."""
 from __future__ import annotations
 
-import asyncio
 import base64
 import datetime as dt
 import json
@@ -11,7 +10,6 @@ from pathlib import Path
 
 import kubernetes_validate
 import pytest
-import yaml
 
 from event_support import event_swan
 from stacks.config.loader import load_stack

@@ -35,13 +35,12 @@ import ssl
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from socketserver import ThreadingMixIn
 from typing import Callable
 from urllib.parse import parse_qs, urlsplit
 
-from harness_tls import TestCA
+from harness_tls import TestCA, TLSServer
 
 # plural -> (group, version, Kind, namespaced)
 RESOURCES = {
@@ -770,41 +769,7 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
 
 
-class _Server(ThreadingMixIn, HTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
+class _Server(TLSServer):
     def __init__(self, api: FakeKubeAPI, sock: socket.socket):
+        super().__init__(sock, _Handler, api.ssl_context)
         self.api = api
-        HTTPServer.__init__(self, sock.getsockname()[:2], _Handler, bind_and_activate=False)
-        self.socket.close()
-        self.socket = sock
-        self._conns: set[socket.socket] = set()
-        self._conns_lock = threading.Lock()
-
-    def get_request(self):
-        conn, addr = self.socket.accept()
-        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return self.api.ssl_context.wrap_socket(conn, server_side=True, do_handshake_on_connect=False), addr
-
-    def finish_request(self, request, client_address):
-        with self._conns_lock:
-            self._conns.add(request)
-        try:
-            request.settimeout(10)
-            request.do_handshake()
-            request.settimeout(None)
-            super().finish_request(request, client_address)
-        except (ssl.SSLError, OSError):
-            pass
-        finally:
-            with self._conns_lock:
-                self._conns.discard(request)
-
-    def close_all(self) -> None:
-        with self._conns_lock:
-            for c in list(self._conns):
-                try:
-                    c.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass

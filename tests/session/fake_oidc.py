@@ -22,20 +22,18 @@ import datetime
 import json
 import secrets
 import socket
-import ssl
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from socketserver import ThreadingMixIn
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from harness_tls import TestCA
+from harness_tls import TestCA, TLSServer
 
 
 def b64url(data: bytes) -> str:
@@ -298,25 +296,10 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = _handle
 
 
-class _Server(ThreadingMixIn, HTTPServer):
-    daemon_threads = True
+class _Server(TLSServer):
+    read_timeout = 30
 
     def __init__(self, oidc: FakeOIDC, sock: socket.socket):
+        super().__init__(sock, _Handler, oidc.ssl_context)
         self.oidc = oidc
-        HTTPServer.__init__(self, sock.getsockname()[:2], _Handler, bind_and_activate=False)
-        self.socket.close()
-        self.socket = sock
 
-    def get_request(self):
-        conn, addr = self.socket.accept()
-        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return self.oidc.ssl_context.wrap_socket(conn, server_side=True, do_handshake_on_connect=False), addr
-
-    def finish_request(self, request, client_address):
-        try:
-            request.settimeout(10)
-            request.do_handshake()
-            request.settimeout(30)
-            super().finish_request(request, client_address)
-        except (ssl.SSLError, OSError):
-            pass

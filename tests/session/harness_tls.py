@@ -6,9 +6,13 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import socket
 import ssl
+import threading
 from dataclasses import dataclass
+from http.server import HTTPServer
 from pathlib import Path
+from socketserver import ThreadingMixIn
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -92,3 +96,49 @@ class TestCA:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(self.cert_pem)
         return path
+
+
+class TLSServer(ThreadingMixIn, HTTPServer):
+    """HTTPS on a socket bound elsewhere (inside a pod's network namespace, or on the host): the
+    TLS handshake runs in the connection's thread, so a slow client never blocks the others.
+    `read_timeout` bounds reads after the handshake (None: watch streams stay open)."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+    read_timeout: float | None = None
+
+    def __init__(self, sock: socket.socket, handler, ssl_context: ssl.SSLContext):
+        HTTPServer.__init__(self, sock.getsockname()[:2], handler, bind_and_activate=False)
+        self.socket.close()
+        self.socket = sock
+        self.ssl_context = ssl_context
+        self._conns: set[socket.socket] = set()
+        self._conns_lock = threading.Lock()
+
+    def get_request(self):
+        conn, addr = self.socket.accept()
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return self.ssl_context.wrap_socket(conn, server_side=True, do_handshake_on_connect=False), addr
+
+    def finish_request(self, request, client_address):
+        with self._conns_lock:
+            self._conns.add(request)
+        try:
+            request.settimeout(10)
+            request.do_handshake()
+            request.settimeout(self.read_timeout)
+            super().finish_request(request, client_address)
+        except (ssl.SSLError, OSError):
+            pass
+        finally:
+            with self._conns_lock:
+                self._conns.discard(request)
+
+    def close_all(self) -> None:
+        """Cut every open connection (watch streams included), so that shutdown does not wait."""
+        with self._conns_lock:
+            for c in list(self._conns):
+                try:
+                    c.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass

@@ -306,21 +306,14 @@ class PodRunner:
             problems.append(f"{key} (at {', '.join(paths)})" if paths else key)
         return value
 
-    def _secret(self, ns: str, name: str, optional: bool, what: str) -> dict[str, bytes] | None:
-        obj = self.objects.get("Secret", ns, name)
+    def _source(self, kind: str, ns: str, name: str, optional: bool, what: str) -> dict[str, bytes] | None:
+        """The data of a Secret or ConfigMap the pod reads; absent and not optional: it would not start."""
+        obj = self.objects.get(kind, ns, name)
         if obj is None:
             if optional:
                 return None
-            raise PodRunnerError(f"{what}: Secret {ns}/{name} is not in the render (the pod would not start)")
-        return _decode_secret(obj)
-
-    def _configmap(self, ns: str, name: str, optional: bool, what: str) -> dict[str, bytes] | None:
-        obj = self.objects.get("ConfigMap", ns, name)
-        if obj is None:
-            if optional:
-                return None
-            raise PodRunnerError(f"{what}: ConfigMap {ns}/{name} is not in the render (the pod would not start)")
-        return _configmap_data(obj)
+            raise PodRunnerError(f"{what}: {kind} {ns}/{name} is not in the render (the pod would not start)")
+        return _decode_secret(obj) if kind == "Secret" else _configmap_data(obj)
 
     # -- volumes
 
@@ -390,8 +383,7 @@ class PodRunner:
             src = vol.get("configMap") or vol.get("secret")
             kind = "ConfigMap" if "configMap" in vol else "Secret"
             name = src.get("name") if kind == "ConfigMap" else src.get("secretName")
-            getter = self._configmap if kind == "ConfigMap" else self._secret
-            data = getter(ns, name, src.get("optional", False), what)
+            data = self._source(kind, ns, name, src.get("optional", False), what)
             files = self._key_files(data, src.get("items"), src.get("defaultMode", 0o644), kind, ns, name, problems, what)
             self._write_atomic(folder, files)
             return folder, True
@@ -403,8 +395,7 @@ class PodRunner:
                 if "configMap" in s or "secret" in s:
                     inner = s.get("configMap") or s.get("secret")
                     kind = "ConfigMap" if "configMap" in s else "Secret"
-                    getter = self._configmap if kind == "ConfigMap" else self._secret
-                    data = getter(ns, inner["name"], inner.get("optional", False), what)
+                    data = self._source(kind, ns, inner["name"], inner.get("optional", False), what)
                     files.update(self._key_files(data, inner.get("items"), mode, kind, ns, inner["name"], problems, what))
                 elif "serviceAccountToken" in s:
                     sa = pod["spec"].get("serviceAccountName", "default")
@@ -464,12 +455,12 @@ class PodRunner:
             prefix = src.get("prefix", "")
             if "configMapRef" in src:
                 ref = src["configMapRef"]
-                data = self._configmap(ns, ref["name"], ref.get("optional", False), what) or {}
+                data = self._source("ConfigMap", ns, ref["name"], ref.get("optional", False), what) or {}
                 for k, v in data.items():
                     env[prefix + k] = self._guard(f"configmap/{ref['name']}/{k}", v, problems).decode()
             elif "secretRef" in src:
                 ref = src["secretRef"]
-                data = self._secret(ns, ref["name"], ref.get("optional", False), what) or {}
+                data = self._source("Secret", ns, ref["name"], ref.get("optional", False), what) or {}
                 for k, v in data.items():
                     env[prefix + k] = self._guard(f"secret/{ref['name']}/{k}", v, problems).decode()
         for var in container.get("env", []):
@@ -482,8 +473,7 @@ class PodRunner:
             if "secretKeyRef" in vf or "configMapKeyRef" in vf:
                 ref = vf.get("secretKeyRef") or vf.get("configMapKeyRef")
                 kind = "Secret" if "secretKeyRef" in vf else "ConfigMap"
-                getter = self._secret if kind == "Secret" else self._configmap
-                data = getter(ns, ref["name"], ref.get("optional", False), what)
+                data = self._source(kind, ns, ref["name"], ref.get("optional", False), what)
                 if data is None:
                     continue
                 if ref["key"] not in data:

@@ -72,12 +72,6 @@ def gpu_node(name: str, labels: dict, taints: list[dict], model: str, per_node: 
             "spec": {"taints": taints}, "status": {"allocatable": allocatable, "capacity": allocatable}}
 
 
-def expected_flavour(model: str, mig_config: str) -> set[str]:
-    """The flavour names the project expects SWAN's spawner to make of such a node (gpu_flavours):
-    the nightly verification asks for GPUs by these names."""
-    return set(flavours(model, mig_config))
-
-
 def event_stacks(environment: str) -> list[EventConfig]:
     return [cfg for cfg in (load_stack(s) for s in stack_names() if s.startswith("event-"))
             if environment in cfg.event.environments]
@@ -239,7 +233,7 @@ def test_the_form_offers_the_configured_software_sizes_and_gpus(stack):
         assert {c["value"] for c in selection["cores"]} == {str(s.cores) for s in cfg.hub.sessions}
         assert {m["value"] for m in selection["memory"]} == {str(s.memory_gib) for s in cfg.hub.sessions}
     offered = set(dynamic.get("gpu_flavours", []))
-    expected = set().union(*[expected_flavour(p.gpu.model, p.gpu.mig_config) for p in cfg.node_pools if p.gpu] or [set()])
+    expected = set().union(*[flavours(p.gpu.model, p.gpu.mig_config) for p in cfg.node_pools if p.gpu] or [set()])
     assert offered == expected  # every GPU flavour of the pools, and no event's
 
 
@@ -332,7 +326,7 @@ def test_every_gpu_flavour_lands_on_its_pool_with_cuda_only(stack):
     pools = [p for p in cfg.node_pools if p.gpu]
     cuda = next(sw for sw in cfg.hub.software if sw.cuda)
     plain = next(sw for sw in cfg.hub.software if not sw.cuda)
-    wanted = [(pool, flavour) for pool in pools for flavour in sorted(expected_flavour(pool.gpu.model, pool.gpu.mig_config))]
+    wanted = [(pool, flavour) for pool in pools for flavour in sorted(flavours(pool.gpu.model, pool.gpu.mig_config))]
     pods, _ = spawn_all(stack, [(stack.user()[1], form_fields(cfg, cuda.release, cuda.platform, gpu=flavour))
                                 for _, flavour in wanted])
     for (pool, flavour), pod in zip(wanted, pods):
@@ -346,7 +340,7 @@ def test_every_gpu_flavour_lands_on_its_pool_with_cuda_only(stack):
         _, session = stack.user()
         before = len(stack.hub.pods())
         answer = session.post(stack.hub.url + "/hub/spawn", allow_redirects=False, timeout=60, data={
-            **form_fields(cfg, plain.release, plain.platform, gpu=sorted(expected_flavour(pool.gpu.model,
+            **form_fields(cfg, plain.release, plain.platform, gpu=sorted(flavours(pool.gpu.model,
                                                                                           pool.gpu.mig_config))[0]),
             "_xsrf": session.cookies.get("_xsrf", "")})
         assert answer.status_code == 200 and "CUDA" in answer.text and len(stack.hub.pods()) == before
@@ -412,7 +406,7 @@ def test_swans_culler_runs_for_every_session_and_sooner_for_gpus(stack):
     pool = next(p for p in cfg.node_pools if p.gpu)
     (gpu_user, gpu_session), (cpu_user, cpu_session) = stack.user(), stack.user()
     spawn_all(stack, [(gpu_session, form_fields(cfg, cuda.release, cuda.platform,
-                                                gpu=sorted(expected_flavour(pool.gpu.model, pool.gpu.mig_config))[0])),
+                                                gpu=sorted(flavours(pool.gpu.model, pool.gpu.mig_config))[0])),
                       (cpu_session, form_fields(cfg, cuda.release, cuda.platform))])
     assert gpu_user in members() and cpu_user not in members()
     requests.delete(f"{stack.hub.url}/hub/api/users/{gpu_user}/server", headers=headers, timeout=60)

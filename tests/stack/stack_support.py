@@ -1,16 +1,15 @@
 """Helpers shared by the cloud stack suites: renders with dependencies, k8s objects, policy reachability."""
 from __future__ import annotations
 
-import ipaddress
 import json
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import kubernetes_validate
 import yaml
 
 from stacks.render import Rendered, render
+from stacks.render_checks import Address, Pod, allowed, load_render, strict_failures
 
 PLATFORM = "swan:platform:SwanPlatform::swan"
 
@@ -93,60 +92,25 @@ def platform_resources(resources: list[dict]) -> dict[tuple[str, str], dict]:
     return {(r["type"], r["name"]): r for r in resources if under_platform(r, by_key)}
 
 
-# API groups of custom resources the stacks declare, and what brings their CRDs.
-CRD_SOURCES = {
-    "cert-manager.io": "helm release cert-manager (crds.enabled)",
-    "monitoring.coreos.com": "kube-prometheus-stack, a documented prerequisite when monitoring is enabled",
-}
+# Custom resources whose CRD is not in any render, and why that is fine.
+PREREQUISITES = {"monitoring.coreos.com": "kube-prometheus-stack's CRDs are a documented prerequisite of "
+                                          "swan:monitoring (README, Deploying on OpenStack)"}
 
 
 def schema_failures(render_: StackRender, version: str) -> dict[str, str]:
-    """Every k8s/ object against the strict schema of `version`; custom resources are checked
-    for a known CRD source instead (kubernetes-validate has no schema for them)."""
-    failures = {}
-    releases = {p.stem: yaml.safe_load(p.read_text()) for p in (render_.folder / "helm").glob("*.yaml")}
-    for name, obj in render_.k8s_objects().items():
-        group = obj["apiVersion"].split("/")[0] if "/" in obj["apiVersion"] else ""
-        if "." in group and not group.endswith(".k8s.io"):
-            if group not in CRD_SOURCES:
-                failures[name] = f"custom resource of unknown API group {group}"
-            elif group == "cert-manager.io" and not (
-                    "cert-manager" in releases and releases["cert-manager"]["values"]["crds"]["enabled"]):
-                failures[name] = "ClusterIssuer without a cert-manager release installing its CRDs"
-            elif not isinstance(obj.get("spec"), dict) or not obj["metadata"].get("name"):
-                failures[name] = "custom resource without metadata.name or spec"
-            continue
-        try:
-            kubernetes_validate.validate(obj, version, strict=True)
-        except kubernetes_validate.ValidationError as exc:
-            failures[name] = exc.message
-    return failures
+    """Every object of the render (k8s/ and charts/) against the strict schema of `version`,
+    custom resources against their CRD from the render (render_checks.strict_failures)."""
+    return strict_failures(load_render(render_.folder), version, PREREQUISITES)
 
 
 def egress_allowed(policies: list[dict], labels: dict[str, str], ip: str, port: int) -> bool:
-    """Would any egress rule of these NetworkPolicy specs let a pod with `labels` reach ip:port?
-    An IPv6 address matches only IPv6 blocks, as in Kubernetes."""
-    address = ipaddress.ip_address(ip)
-    for spec in policies:
-        match = spec["podSelector"].get("matchLabels", {})
-        if any(labels.get(k) != v for k, v in match.items()):
-            continue
-        for rule in spec.get("egress", []):
-            ports = [p["port"] for p in rule.get("ports", [])]
-            if ports and port not in ports:
-                continue
-            if not rule.get("to"):
-                return True  # no peers: every destination
-            for peer in rule["to"]:
-                block = peer.get("ipBlock")
-                if not block:
-                    continue
-                network = ipaddress.ip_network(block["cidr"])
-                if network.version == address.version and address in network and not any(
-                        address in ipaddress.ip_network(e) for e in block.get("except", [])
-                        if ipaddress.ip_network(e).version == address.version):
-                    return True
-    return False
+    """Would these NetworkPolicy specs (of one namespace) let a pod of that namespace with
+    `labels` reach ip:port? render_checks' evaluator; an IPv6 address matches only IPv6 blocks."""
+    namespace = "policies"
+    objects = [{"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+                "metadata": {"name": f"policy-{i}", "namespace": namespace}, "spec": spec}
+               for i, spec in enumerate(policies)]
+    return allowed(objects, {namespace: {}}, Pod(namespace, labels), Address(ip), port)
 
 
 def user_pod_policies(render_: StackRender, user_namespace: str) -> list[dict]:

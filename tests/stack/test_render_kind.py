@@ -6,7 +6,6 @@ import ipaddress
 import json
 from pathlib import Path
 
-import kubernetes_validate
 import pytest
 import yaml
 from typer.testing import CliRunner

@@ -29,12 +29,10 @@ from stacks.platform_layer.hub_values import SPARK_DRIVER_LABEL
 from stacks.render_checks import (Pod, Pool, daemonset_reach_problems, double_owners, flow_problems, load_render,
                                   pod_from_workload, pvc_problems, strict_failures, swan_flows, unvalidated)
 
-from stack_support import render_stack
+from stack_support import PREREQUISITES, render_stack
 
 STACKS = stack_names()
 ENVIRONMENTS = [s for s in STACKS if not s.startswith("event-")]
-PREREQUISITES = {"monitoring.coreos.com": "kube-prometheus-stack's CRDs are a documented prerequisite of "
-                                          "swan:monitoring (README, Deploying on OpenStack)"}
 # Labels z2jh and KubeSpawner put on every session pod (tests/session checks them on real pods).
 SESSION_LABELS = {"app": "jupyterhub", "component": "singleuser-server", "release": "swan", "heritage": "jupyterhub",
                   "hub.jupyter.org/network-access-hub": "true"}

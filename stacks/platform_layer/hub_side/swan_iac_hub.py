@@ -19,17 +19,12 @@ import datetime
 import json
 
 from jupyterhub import orm
-from kubernetes_asyncio.client.models import V1EnvVar, V1NodeSelectorRequirement, V1Toleration
+from kubernetes_asyncio.client.models import V1EnvVar, V1Toleration
 from kubernetes_asyncio.client.rest import ApiException
 from swanspawner import SwanKubeSpawner
 
 SWAN_IAC = get_config("custom.swanIac", {})  # noqa: F821 (defined by jupyterhub_config.py)
 GPU_GROUP = SWAN_IAC.get("gpuGroup", "swan-gpu-sessions")
-
-
-def _events(spawner):
-    """Course events published in the user namespace (ConfigMaps the event stacks create)."""
-    return [json.loads(cm.data["event.json"]) for cm in spawner._event_config_maps]
 
 
 def _open_now(event, now=None):
@@ -40,13 +35,11 @@ def _open_now(event, now=None):
 class SwanIacKubeSpawner(SwanKubeSpawner):
     """SWAN's Kubernetes spawner plus course-event GPU flavours (configured as SwanKubeSpawner)."""
 
-    _event_config_maps = []
-
     async def load_events(self):
+        """Course events published in the user namespace (ConfigMaps the event stacks create)."""
         listing = await self.api.list_namespaced_config_map(
             self.namespace, label_selector=f"{SWAN_IAC['eventLabel']}=true")
-        self._event_config_maps = listing.items
-        return _events(self)
+        return [json.loads(cm.data["event.json"]) for cm in listing.items]
 
     async def user_role_set(self):
         """Keycloak client roles from the login, plus hub groups (the dummy login has no roles)."""
