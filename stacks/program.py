@@ -29,13 +29,16 @@ def environment(cfg: EnvironmentConfig) -> None:
     pulumi.export("eventGpus", [offer.model_dump(by_alias=True) for offer in cfg.event_gpus])
     pulumi.export("nodePools", [pool.model_dump(by_alias=True, exclude_none=True) for pool in cfg.node_pools])
     # What `swan verify STACK` reads (keys as stacks.verify.stack expects them).
-    from stacks.platform_layer.verification import session_options, session_profiles, software_paths
+    from stacks.platform_layer.verification import (event_session_options, session_options, session_profiles,
+                                                    software_paths)
 
     pulumi.export("verify", {
         "hub_url": platform.hub_url,
         "kubeconfig": infra.kubeconfig,
         "profiles": session_profiles(cfg),
         "session_options": session_options(cfg),
+        **({"events_namespace": cfg.security.user_namespace, "event_options": event_session_options(cfg)}
+           if event_session_options(cfg) else {}),
         "software_paths": software_paths(cfg)[:1] if cfg.storage.cvmfs.enabled else [],
     })
     for key, value in sorted(infra.outputs.items()):

@@ -62,6 +62,13 @@ def verify(
     session_options: Optional[str] = typer.Option(
         None, "--session-options", help="YAML/JSON mapping of session option name to the user options the hub API "
                                         "spawns it with (SWAN's form fields); names not in it are sent as a profile."),
+    events_namespace: Optional[str] = typer.Option(
+        None, "--events-namespace", help="Also spawn each course event open now (read from this namespace's event "
+                                         "ConfigMaps) as a member of its group; needs cluster access."),
+    event: list[str] = typer.Option([], "--event", help="Only this course event, which must be open now (repeat)."),
+    event_options: Optional[str] = typer.Option(
+        None, "--event-options", help="YAML/JSON user options an event session is spawned with (its gpu "
+                                      "becomes the event's flavour)."),
     max_sessions: int = typer.Option(3, "--max-sessions", min=1, help="Test at most this many session options."),
     software_path: list[str] = typer.Option([], "--software-path", help="Path that must exist in a session, e.g. a CVMFS view (repeat)."),
     software_import: list[str] = typer.Option([], "--software-import", help="Python module that must import in a session (repeat)."),
@@ -110,6 +117,7 @@ def verify(
     _readable("--inventory", inventory, problems)
     _readable("--expect", expect, problems)
     _readable("--session-options", session_options, problems)
+    _readable("--event-options", event_options, problems)
     for opt, path in (("--json", json_out), ("--junit", junit), ("--markdown", markdown), ("--prometheus", prometheus)):
         _writable(opt, path, problems)
     labels = {}
@@ -126,6 +134,15 @@ def verify(
             problems.append(Problem("--kubeconfig", "", "needed for the cluster checks (or run inside a pod)"))
         if "nodes" in groups and not inventory:
             problems.append(Problem("--inventory", "", "needed for the node checks (or give a STACK)"))
+    events_namespace = events_namespace or settings.get("events_namespace")
+    if "hub" in groups and hub_url:
+        if event and not events_namespace:
+            problems.append(Problem("--event", "", "needs --events-namespace (where the event stacks publish events)"))
+        if events_namespace and not kubeconfig and not in_cluster:
+            problems.append(Problem("--events-namespace", "", "reading the events needs --kubeconfig (or run inside a pod)"))
+        if events_namespace and not event_options and not settings.get("event_options"):
+            problems.append(Problem("--event-options", "", "needed with --events-namespace: the user options of an "
+                                                           "event session"))
     if problems:
         raise InputError(problems)
     options_by_name = dict(settings.get("session_options") or {})
@@ -171,7 +188,10 @@ def verify(
                     software_imports=list(software_import) or list(settings.get("software_imports") or []),
                     code=code or DEFAULT_CODE,
                     expect_output=expect_output if (expect_output is not None or code) else DEFAULT_EXPECT,
-                    spawn_timeout=spawn_timeout, spawn_retries=spawn_retries, check_timeout=check_timeout))
+                    spawn_timeout=spawn_timeout, spawn_retries=spawn_retries, check_timeout=check_timeout,
+                    events=_event_reader(events_namespace, tuple(event), kubeconfig, context),
+                    event_options=(_options_file("--event-options", event_options) if event_options
+                                   else dict(settings.get("event_options") or {}))))
                 checks += hub.plan()
             else:
                 checks += _skipped("hub", "no --hub-url given")
@@ -227,6 +247,34 @@ def verify(
             console.print(f"[bold red]could not push metrics to {pushgateway}: {exc}[/]")
             code_ = code_ or 1
     raise typer.Exit(code_)
+
+
+def _event_reader(namespace: Optional[str], only: tuple[str, ...], kubeconfig: Optional[str],
+                  context: Optional[str]):
+    """What the hub checks call to find the course events open now (None: events not asked for)."""
+    if not namespace:
+        return None
+
+    def read():
+        from stacks.verify.cluster import KubeApi
+        from stacks.verify.events import read_open_events
+
+        api = KubeApi.from_kubeconfig(kubeconfig, context) if kubeconfig else KubeApi.in_cluster()
+        return read_open_events(api, namespace, only)
+    return read
+
+
+def _options_file(option: str, path: str) -> dict:
+    """A mapping of user options from a YAML/JSON file, or exit 2 naming the file."""
+    import yaml
+
+    try:
+        document = yaml.safe_load(Path(path).read_text())
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise InputError(Problem(option, "", f"{path}: not YAML/JSON: {exc}")) from None
+    if not isinstance(document, dict) or not document:
+        raise InputError(Problem(option, "", f"{path}: must be a mapping of user options"))
+    return document
 
 
 def _session_options_file(path: str) -> dict[str, dict]:

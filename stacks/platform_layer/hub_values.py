@@ -210,7 +210,7 @@ def _hub_services(cfg: EnvironmentConfig) -> dict:
     """Hub services whose tokens the chart generates into its `hub` Secret."""
     services, roles = {}, {}
     if cfg.verification.enabled:
-        verify = verification.hub_service_values()
+        verify = verification.hub_service_values(cfg)
         services.update(verify["services"])
         roles.update(verify["loadRoles"])
     if cfg.monitoring.enabled:

@@ -1,5 +1,9 @@
 """The nightly in-cluster run of `swan verify` as a CronJob.
 
+It tries the default session, one GPU session per GPU pool and, while a course event is open,
+the event's GPU flavour as a member of the event's group (the events are read from the user
+namespace, where the event stacks publish them for the hub).
+
 The hub registers a `swan-verify` service whose API token the Zero-to-JupyterHub chart
 generates and keeps in its `hub` Secret, so no token passes through Pulumi state or config.
 Results go to a Prometheus Pushgateway when one is configured, so alerts fire unattended.
@@ -21,14 +25,18 @@ TOKEN_ENV = "SWAN_VERIFY_TOKEN"
 SERVICE = "swan-verify"
 SESSIONS_CONFIG_MAP = "swan-verify-sessions"  # the SWAN user options of each session tried
 SESSIONS_FILE = "/etc/swan-verify/sessions.yaml"
-# What the verification needs from the hub: create and remove a test user, start and use its server.
+EVENT_SESSION_FILE = "/etc/swan-verify/event-session.yaml"  # the user options of an event session
+# What the verification needs from the hub: create and remove a test user, start and use its server;
+# where it tries course events, also put the user in an event's group.
 SCOPES = ["admin:users", "admin:servers", "access:servers"]
+EVENT_SCOPES = ["admin:groups"]
 
 
-def hub_service_values() -> dict:
+def hub_service_values(cfg: EnvironmentConfig) -> dict:
     """The `hub:` values registering the service and its role (the chart generates the token)."""
+    scopes = SCOPES + (EVENT_SCOPES if event_session_options(cfg) else [])
     return {"services": {SERVICE: {}},
-            "loadRoles": {SERVICE: {"description": "nightly end-to-end verification", "scopes": SCOPES,
+            "loadRoles": {SERVICE: {"description": "nightly end-to-end verification", "scopes": scopes,
                                     "services": [SERVICE]}}}
 
 
@@ -61,6 +69,14 @@ def session_options(cfg: EnvironmentConfig) -> dict[str, dict]:
     return {name: options[name] for name in session_profiles(cfg)}
 
 
+def event_session_options(cfg: EnvironmentConfig) -> dict | None:
+    """The user options of a course event's session, as a member picks it: the first CUDA software
+    stack and the default size (the verification sets `gpu` to the event's flavour). None when the
+    environment offers no CUDA stack, so no GPU session at all."""
+    cuda = next((sw for sw in cfg.hub.software if sw.cuda), None)
+    return api_user_options(cfg, cuda.release, cuda.platform) if cuda else None
+
+
 def software_paths(cfg: EnvironmentConfig) -> list[str]:
     return [f"{LCG_VIEWS}/{sw.release}/{sw.platform}" for sw in cfg.hub.software]
 
@@ -74,6 +90,8 @@ def verify_command(cfg: EnvironmentConfig, stack: str) -> list[str]:
     for profile in session_profiles(cfg):
         command += ["--profile", profile]
     command += ["--session-options", SESSIONS_FILE]
+    if event_session_options(cfg):
+        command += ["--events-namespace", cfg.security.user_namespace, "--event-options", EVENT_SESSION_FILE]
     if cfg.storage.cvmfs.enabled:
         command += ["--software-path", software_paths(cfg)[0]]
     if v.pushgateway_url:
@@ -127,9 +145,18 @@ class Verification(pulumi.ComponentResource):
             subjects=[{"kind": "ServiceAccount", "name": SERVICE, "namespace": ns}],
             role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": SERVICE},
             opts=opts_)
-        sessions = k8s.core.v1.ConfigMap(
-            "sessions", metadata=meta(SESSIONS_CONFIG_MAP, ns),
-            data={SESSIONS_FILE.rsplit("/", 1)[1]: yaml_text.dump(session_options(cfg))}, opts=opts_)
+        files = {SESSIONS_FILE.rsplit("/", 1)[1]: yaml_text.dump(session_options(cfg))}
+        if event_session_options(cfg):
+            files[EVENT_SESSION_FILE.rsplit("/", 1)[1]] = yaml_text.dump(event_session_options(cfg))
+            # The course events the hub offers, published in the user namespace: read, nothing more.
+            users = cfg.security.user_namespace
+            k8s.rbac.v1.Role(f"{SERVICE}-events", metadata=meta(SERVICE, users), rules=[
+                {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list"]}], opts=opts_)
+            k8s.rbac.v1.RoleBinding(
+                f"{SERVICE}-events", metadata=meta(SERVICE, users),
+                subjects=[{"kind": "ServiceAccount", "name": SERVICE, "namespace": ns}],
+                role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": SERVICE}, opts=opts_)
+        sessions = k8s.core.v1.ConfigMap("sessions", metadata=meta(SESSIONS_CONFIG_MAP, ns), data=files, opts=opts_)
         k8s.batch.v1.CronJob(SERVICE, metadata=meta(SERVICE, ns), spec=cronjob_spec(cfg, pulumi.get_stack()),
                              opts=pulumi.ResourceOptions.merge(opts_, pulumi.ResourceOptions(depends_on=[sessions])))
         self.register_outputs({"schedule": cfg.verification.schedule})

@@ -1,6 +1,7 @@
 """Hub checks: a dedicated test user logs in (through the admin API), gets a session for each
 configured session option, runs code in a kernel over the Jupyter websocket, finds the
-promised software, storage and GPU, and is removed again.
+promised software, storage and GPU, and is removed again. For each course event open now, a
+test user joins the event's group and gets the event's GPU flavour (stacks/verify/events.py).
 
 Everything goes through the public hub URL, as a user's browser would: the hub REST API at
 `/hub/api`, the user's Jupyter server at `/user/<name>/`. The API token belongs to a hub
@@ -16,7 +17,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
-from typing import Optional
+from typing import Callable, Optional
 
 import requests
 
@@ -25,6 +26,8 @@ from stacks.verify.model import Check, CheckFailed, CheckSkipped, Deadline, Flak
 # admin:users creates and deletes the test user, admin:servers starts and stops its sessions,
 # access:servers reaches its Jupyter server through the proxy.
 NEEDED_SCOPES = ("admin:users", "admin:servers", "access:servers")
+# With course events: create the event's group when it does not exist yet, add the test user.
+EVENT_SCOPES = ("admin:groups",)
 
 # Messages the hub or its spawner give when a session did not come up in time, which is what
 # a cluster autoscaler adding a node looks like: worth another attempt.
@@ -54,6 +57,10 @@ class HubOptions:
     spawn_timeout: float = 300.0
     spawn_retries: int = 2
     check_timeout: float = 60.0
+    # course events: a reader of the events open now (stacks.verify.events.read_open_events), and
+    # the user options an event session is spawned with (its `gpu` becomes the event's flavour)
+    events: Optional[Callable[[], list]] = None
+    event_options: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -63,6 +70,8 @@ class Session:
     profile: Optional[str]
     user: str
     gpu: bool
+    options: Optional[dict] = None  # the spawn request's body (None: the hub's default session)
+    group: Optional[str] = None  # a course event's group the user joins before spawning
     kernel_id: Optional[str] = None
 
     @property
@@ -198,6 +207,7 @@ class HubVerification:
         self.client = HubClient(opts.url, opts.token)
         self.run_id = secrets.token_hex(3)
         self.created: set[str] = set()
+        self.created_groups: set[str] = set()  # event groups that did not exist before this run
         self._lock = threading.Lock()
         self.sessions: list[Session] = []
         self.cleaned = False
@@ -240,9 +250,12 @@ class HubVerification:
         slugs = list(self.opts.profiles) or self.discover_profiles()
         chosen: list[Optional[str]] = list(slugs[: self.opts.max_sessions]) or [None]
         self.sessions = [Session(p, self._user(i), is_gpu_profile(p, self.opts.gpu_profiles) or (
-            (self.opts.session_options.get(p) or {}).get("gpu", "none") not in ("none", "")))
+            (self.opts.session_options.get(p) or {}).get("gpu", "none") not in ("none", "")),
+            options=self.opts.session_options.get(p) or ({"profile": p} if p else None))
                          for i, p in enumerate(chosen)]
         checks = [Check("hub.health", self.group, self.check_health, timeout=self.opts.check_timeout)]
+        if self.opts.events is not None:
+            checks.append(self._plan_events())
         for s in self.sessions:
             name = (lambda what: f"hub.{what}") if s.profile is None else (lambda what, s=s: f"hub.{what}[{s.profile}]")
             checks += [
@@ -262,6 +275,28 @@ class HubVerification:
                             always=True, after=tuple(c.name for c in checks)))
         return checks
 
+    def _plan_events(self) -> Check:
+        """A session per course event open now; `hub.events` reports what was found."""
+        try:
+            events = self.opts.events()
+        except (CheckFailed, LookupError, OSError, requests.RequestException) as exc:
+            problem = f"could not read the course events: {exc}"
+
+            def failed(_deadline):
+                raise CheckFailed(problem)
+            return Check("hub.events", self.group, failed)
+        first = len(self.sessions)
+        self.sessions += [Session(f"event:{e.name}", self._user(first + i), gpu=True, group=e.role,
+                                  options={**self.opts.event_options, "gpu": e.flavour})
+                          for i, e in enumerate(events)]
+
+        def found(_deadline):
+            if not events:
+                raise CheckSkipped("no course event is open now")
+            return "open now: " + ", ".join(f"{e.name} (group {e.role}, until {e.closes:%Y-%m-%d %H:%M %Z})"
+                                            for e in events)
+        return Check("hub.events", self.group, found)
+
     # -- checks -----------------------------------------------------------------------------
     def check_health(self, deadline: Deadline) -> str:
         try:
@@ -274,26 +309,63 @@ class HubVerification:
         me = self.client.api("GET", "/user", timeout=min(10.0, deadline.remaining()))
         if me.status_code in (401, 403):
             raise CheckFailed(f"the hub rejected the API token ({me.status_code}: {_message(me)})")
+        needed = NEEDED_SCOPES + (EVENT_SCOPES if self.opts.events is not None else ())
+        if me.status_code >= 500:
+            # SWAN's hub (swanhub) replaces /hub/api/user with a handler that fails for service
+            # tokens (it asks a Service for its auth state), so the token's rights are probed.
+            return f"JupyterHub {version}, " + self._probe_rights(needed, deadline)
         if me.status_code != 200:
             raise CheckFailed(f"token identity request answered {me.status_code}: {_message(me)}")
         ident = me.json()
         scopes = set(ident.get("scopes", []))
-        missing = [s for s in NEEDED_SCOPES if s not in scopes]
+        missing = [s for s in needed if s not in scopes]
         who = f"{ident.get('kind', 'user')} {ident.get('name')}"
         if missing:
             raise CheckFailed(f"token of {who} lacks scopes {', '.join(missing)}")
         return f"JupyterHub {version}, token of {who}"
 
+    def _probe_rights(self, needed: tuple[str, ...], deadline: Deadline) -> str:
+        """Whether the token may list users (and groups, for events), where the hub cannot say
+        which scopes it has: the listing needs a part of admin:users (admin:groups)."""
+        probes = {"admin:users": "/users?limit=1", "admin:groups": "/groups?limit=1"}
+        for scope in (s for s in needed if s in probes):
+            r = self.client.api("GET", probes[scope], timeout=min(10.0, deadline.remaining()))
+            if r.status_code in (401, 403, 404):
+                raise CheckFailed(f"the API token may not GET /hub/api{probes[scope]} ({r.status_code}): "
+                                  f"it lacks {scope}")
+            if r.status_code != 200:
+                raise CheckFailed(f"GET /hub/api{probes[scope]} answered {r.status_code}: {_message(r)}")
+        return "token accepted (the hub's /hub/api/user failed, so its rights were probed)"
+
     def check_spawn(self, s: Session, deadline: Deadline) -> str:
-        self._create_user(s.user)
-        body = self.opts.session_options.get(s.profile) or ({"profile": s.profile} if s.profile else {})
         started = time.monotonic()
-        resp = self.client.api("POST", f"/users/{s.user}/server", json=body,
+        self.request_session(s, deadline)
+        self._wait_ready(s, deadline)
+        return f"session '{s.label}' for {s.user} ready in {time.monotonic() - started:.1f}s"
+
+    def request_session(self, s: Session, deadline: Deadline) -> None:
+        """Ask the hub for the session, as its test user (a member of the event's group, if any)."""
+        self._create_user(s.user)
+        if s.group:
+            self._join_group(s)
+        resp = self.client.api("POST", f"/users/{s.user}/server", json=s.options or {},
                                timeout=min(60.0, max(1.0, deadline.remaining())))
         if resp.status_code >= 400 and "already running" not in _message(resp):
             self._raise_spawn_failure(s, self._failure_reason(s) or f"{resp.status_code} {_message(resp)}")
-        self._wait_ready(s, deadline)
-        return f"session '{s.label}' for {s.user} ready in {time.monotonic() - started:.1f}s"
+
+    def _join_group(self, s: Session) -> None:
+        """Make the test user a member of a course event's group (created if missing, and then
+        removed again by the cleanup)."""
+        resp = self.client.api("POST", f"/groups/{s.group}")
+        if resp.status_code == 201:
+            with self._lock:
+                self.created_groups.add(s.group)
+        elif resp.status_code != 409:  # 409: the group exists (members from the dummy login)
+            raise CheckFailed(f"could not create the event's group {s.group}: {resp.status_code} {_message(resp)}")
+        resp = self.client.api("POST", f"/groups/{s.group}/users", json={"users": [s.user]})
+        if resp.status_code >= 400:
+            raise CheckFailed(f"could not add {s.user} to the event's group {s.group}: "
+                              f"{resp.status_code} {_message(resp)}")
 
     def _raise_spawn_failure(self, s: Session, why: str) -> None:
         detail = f"session '{s.label}' did not start: {why}"
@@ -436,13 +508,14 @@ class HubVerification:
     def check_cleanup(self, deadline: Deadline) -> str:
         with self._lock:
             users = sorted(self.created)
-        if not users:
+            groups = sorted(self.created_groups)
+        if not users and not groups:
             self.cleaned = True
             raise CheckSkipped("no test user was created")
         left = self.cleanup(deadline)
         if left:
             raise CheckFailed(f"could not remove {', '.join(left)}")
-        return f"stopped sessions and removed {', '.join(users)}"
+        return f"stopped sessions and removed {', '.join(users + [f'group {g}' for g in groups])}"
 
     # -- cleanup ----------------------------------------------------------------------------
     def cleanup(self, deadline: Optional[Deadline] = None) -> list[str]:
@@ -476,5 +549,17 @@ class HubVerification:
                 except requests.RequestException:
                     pass
                 time.sleep(min(1.0, deadline.remaining()))
+        with self._lock:
+            groups = sorted(self.created_groups)
+        for group in groups:  # only groups this run created; their only members were test users
+            try:
+                resp = self.client.api("DELETE", f"/groups/{group}", timeout=10)
+                if resp.status_code in (204, 404):
+                    with self._lock:
+                        self.created_groups.discard(group)
+                    continue
+            except requests.RequestException:
+                pass
+            left.append(f"group {group}")
         self.cleaned = not left
         return left

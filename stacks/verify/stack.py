@@ -4,7 +4,7 @@ The platform layer exports one output, `verify`, a mapping with any of these key
 `hub_url`, `kubeconfig` (file path or the kubeconfig itself), `inventory` (path to the
 Ansible inventory of static/vm nodes), `expectations` (the cluster expectations document,
 see `stacks.verify.cluster.load_expectations`), `profiles`, `gpu_profiles`,
-`software_paths`, `software_imports`. The hub token is never an output: it comes from the
+`software_paths`, `software_imports`, `events_namespace` and `event_options` (course events). The hub token is never an output: it comes from the
 environment variable named by `--token-env`.
 
 Only `read_stack_outputs` needs the Pulumi CLI and a backend; it is exercised by real runs,
@@ -16,7 +16,7 @@ from stacks.errors import InputError, Problem
 from stacks.pulumi_cli import stack_outputs
 
 KNOWN_KEYS = ("hub_url", "kubeconfig", "inventory", "expectations", "profiles", "gpu_profiles", "session_options",
-              "software_paths", "software_imports")
+              "software_paths", "software_imports", "events_namespace", "event_options")
 
 
 def read_stack_outputs(stack: str) -> dict:

@@ -47,7 +47,7 @@ c.Spawner.default_url = "/lab"
 c.JupyterHub.services = [{{"name": "swan-verify", "api_token": {token!r}}}]
 c.JupyterHub.load_roles = [{{
     "name": "swan-verify",
-    "scopes": ["admin:users", "admin:servers", "access:servers"],
+    "scopes": ["admin:users", "admin:servers", "access:servers", "admin:groups"],
     "services": ["swan-verify"],
 }}]
 c.JupyterHub.log_level = "INFO"

@@ -71,6 +71,12 @@ def test_node_check_with_no_results_fails():
     (["--only", "hub"], {}, "--hub-url: needed for the hub checks"),
     (["--json", "/nonexistent/dir/out.json"], {}, "--json: directory of /nonexistent/dir/out.json does not exist"),
     (["--metrics-label", "novalue"], {}, "--metrics-label: 'novalue' is not KEY=VALUE"),
+    (["--hub-url", "http://127.0.0.1:1", "--token-env", "PATH", "--event", "ml101"], {},
+     "--event: needs --events-namespace"),
+    (["--hub-url", "http://127.0.0.1:1", "--token-env", "PATH", "--events-namespace", "swan-users",
+      "--event-options", "/etc/hostname"], {"KUBERNETES_SERVICE_HOST": ""}, "--events-namespace: reading the events needs"),
+    (["--hub-url", "http://127.0.0.1:1", "--token-env", "PATH", "--events-namespace", "swan-users",
+      "--kubeconfig", "/etc/hostname"], {}, "--event-options: needed with --events-namespace"),
 ])
 def test_bad_arguments_exit_2_naming_the_option(args, env, option):
     proc = swan_verify(*args, env=env)
