@@ -37,10 +37,14 @@ from stacks.infra.pools import pool_labels, pool_taints
 from stacks.platform_layer.gpu_flavours import GFD, flavours, mig_devices
 from stacks.platform_layer.hub_values import HOME_ON_VOLUME, SPARK_DRIVER_LABEL
 from stacks.platform_layer.swan_form import default_size, form_fields
-from stacks.platform_layer.verification import session_options
+from stacks.platform_layer.verification import SESSIONS_CONFIG_MAP, session_options
 from stacks.render_checks import (Pod, flow_problems, load_render, objects_from_manifests, pod_from_workload,
                                   pvc_problems, selects, swan_flows, untolerated)
 from stacks.infra import CLUSTER_STORAGE_CLASSES
+from stacks.verify.cluster import RecordedApi
+from stacks.verify.events import EVENT_CONFIG_MAP_LABEL, config_maps_path, read_open_events
+from stacks.verify.hub import HubOptions, HubVerification
+from stacks.verify.model import Deadline
 
 from swan_hub import SwanHubPod
 
@@ -435,6 +439,48 @@ def test_the_nightly_sessions_spawn_through_the_hub_api(stack):
         assert env_of(pod)["ROOT_LCG_VIEW_NAME"] == options["lcg"]
         gpus = {k for k in notebook(pod)["resources"]["limits"] if k.startswith("nvidia.com/")}
         assert bool(gpus) == (options["gpu"] != "none")  # the nightly GPU session really asks for a GPU
+
+
+@pytest.mark.parametrize("stack", EVENT_ENVIRONMENTS, indirect=True)
+def test_the_nightly_verification_spawns_each_open_event_as_a_member_of_its_group(stack):
+    """`swan verify --events-namespace` (the CronJob's) reads the events the hub reads, puts a test
+    user in each open event's group and asks for the event's flavour with the options the render
+    gives the CronJob; SWAN's hub must hand it the event's GPU on the event's nodes. The events are
+    read from the fake API server's store through a recorded-API reader (the HTTP client itself is
+    tested in tests/verify); the session's start is not awaited, since no kubelet runs here."""
+    cfg = stack.cfg
+    users_ns = cfg.security.user_namespace
+    published = [cm for cm in stack.hub.api.objects("configmaps", users_ns)
+                 if cm["metadata"].get("labels", {}).get(EVENT_CONFIG_MAP_LABEL) == "true"]
+    api = RecordedApi({config_maps_path(users_ns): {"items": published}})
+    verify_cm = next(o.obj for o in stack.objects if o.kind == "ConfigMap" and o.name == SESSIONS_CONFIG_MAP)
+    event_options = yaml.safe_load(verify_cm["data"]["event-session.yaml"])
+    token = stack.hub.api_token()  # the swan-verify service's token: its scopes must be enough
+    groups_before = {g["name"] for g in requests.get(f"{stack.hub.url}/hub/api/groups", timeout=10,
+                                                     headers={"Authorization": f"token {token}"}).json()}
+    verification = HubVerification(HubOptions(
+        url=stack.hub.url, token=token, user_prefix="nightly", profiles=[cfg.hub.sessions[0].name],
+        events=lambda: read_open_events(api, users_ns), event_options=event_options))
+    verification.plan()
+    tried = [s for s in verification.sessions if s.group]
+    assert sorted(s.profile for s in tried) == sorted(f"event:{n}" for n in stack.events if n not in CLOSED_EVENTS)
+    assert verification.check_health(Deadline(10)).startswith("JupyterHub")
+    for session in tried:
+        document = stack.events[session.profile.split(":", 1)[1]]
+        before = len(stack.hub.pods())
+        verification.request_session(session, Deadline(60))
+        assert len(stack.hub.pods()) == before + 1
+        pod = stack.hub.pods()[-1]
+        assert pod["metadata"]["annotations"]["hub.jupyter.org/username"] == session.user
+        assert pod["spec"]["priorityClassName"] == document["priorityClassName"]
+        assert notebook(pod)["resources"]["limits"][document["resource"]] == "1"
+    assert verification.cleanup(Deadline(60)) == []
+    users = requests.get(f"{stack.hub.url}/hub/api/users", headers={"Authorization": f"token {token}"}, timeout=10)
+    assert not [u["name"] for u in users.json() if u["name"].startswith("nightly-")]
+    groups_after = {g["name"] for g in requests.get(f"{stack.hub.url}/hub/api/groups", timeout=10,
+                                                    headers={"Authorization": f"token {token}"}).json()}
+    gpu_group = {"swan-gpu-sessions"}  # the hub's own group of GPU sessions (for SWAN's GPU culler)
+    assert groups_after - gpu_group == groups_before - gpu_group  # only the run's own groups went
 
 
 @pytest.mark.parametrize("stack", SPARK_STACKS, indirect=True)

@@ -217,10 +217,12 @@ def _culler(name, timeout, every, group=None):
     c.JupyterHub.services.append({  # noqa: F821
         "name": name,
         # --disable-hooks: no CERN Kerberos ticket checks. swanculler 1.0.7 always schedules CERN's
-        # blocked-user check and crashes on its default interval (0); a day keeps that check idle
-        # (it has no --auth-url here, so it only logs that it cannot get a token).
+        # blocked-user check and crashes on its default interval (0); a day keeps that check idle.
+        # Its client id and secret default to None, which it cannot quote (a TypeError each day):
+        # empty ones let it fail cleanly, logging that it cannot get a token (it has no --auth-url).
         "command": ["swanculler", "--url=http://localhost:8081/hub/api", f"--timeout={timeout}",
-                    f"--cull-every={every}", "--disable-hooks=True", "--auth-check-interval=86400"],
+                    f"--cull-every={every}", "--disable-hooks=True", "--auth-check-interval=86400",
+                    "--auth-client-id=", "--auth-client-secret="],
     })
     c.JupyterHub.load_roles.append({"name": name, "scopes": scopes, "services": [name]})  # noqa: F821
 
