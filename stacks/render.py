@@ -18,7 +18,7 @@ from typing import Any
 from google.protobuf import json_format
 
 from stacks import charts, yaml_text
-from stacks.config.loader import read_swan_keys, stack_file, display_path, to_engine_config, validate
+from stacks.config.loader import read_swan_keys, stack_file, to_engine_config, validate_file
 from stacks.config.model import SECRET_PLACEHOLDER
 from stacks.errors import InputError, Problem
 
@@ -107,8 +107,8 @@ def run_program(stack: str) -> Rendered:
     from pulumi.runtime import mocks, settings
 
     path = stack_file(stack)
+    cfg = validate_file(path)  # operator-facing errors before any Pulumi machinery
     raw = read_swan_keys(path)
-    cfg = validate(raw, display_path(path))  # operator-facing errors before any Pulumi machinery
     references = {name: run_program(name).outputs for name in getattr(cfg, "referenced_stacks", lambda: [])()}
     config, secret_keys = to_engine_config(raw)
 

@@ -17,26 +17,10 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, Field, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from stacks.config.model import Model, Name
+from stacks.config.model import Cidr, Model, Name, RestrictedCidrs
 
 METADATA_ADDRESS = "169.254.169.254"  # the instance metadata service on OpenStack (Nova) and OCI (IMDS)
 NODE_PORTS = (30000, 32767)
-
-
-def _cidr(value: str) -> str:
-    try:
-        network = ipaddress.ip_network(value, strict=True)
-    except ValueError as exc:
-        raise ValueError(f"'{value}' is not a CIDR block (example: 192.0.2.0/24): {exc}") from None
-    return str(network)
-
-
-def _restricted_cidr(value: str) -> str:
-    """A source range for a sensitive port: anything but the whole internet."""
-    cidr = _cidr(value)
-    if ipaddress.ip_network(cidr).prefixlen == 0:
-        raise ValueError(f"'{value}' opens the port to the whole internet; list the admin or office ranges instead")
-    return cidr
 
 
 def _ocid(kind: str):
@@ -50,8 +34,6 @@ def _ocid(kind: str):
     return check
 
 
-Cidr = Annotated[str, AfterValidator(_cidr)]
-RestrictedCidr = Annotated[str, AfterValidator(_restricted_cidr)]
 
 
 def _overlaps(cidrs: dict[str, str]) -> str | None:
@@ -95,8 +77,8 @@ class OpenStack(Model):
     master_count: int = Field(3, ge=1, le=7)
     keypair: str | None = None
     docker_volume_size: int = Field(50, ge=10)
-    api_cidrs: list[RestrictedCidr] = Field(min_length=1)   # who may reach the Kubernetes API (6443)
-    admin_cidrs: list[RestrictedCidr] = []                 # ssh (22) to the bastion; empty: no ssh at all
+    api_cidrs: RestrictedCidrs = Field(min_length=1)   # who may reach the Kubernetes API (6443)
+    admin_cidrs: RestrictedCidrs = []                 # ssh (22) to the bastion; empty: no ssh at all
     bastion: Bastion | None = None
     magnum_labels: dict[str, str] = {}   # site labels for the cluster template (kube_tag, cinder_csi_enabled, ...)
     create_timeout_minutes: int = Field(90, ge=10)
@@ -153,8 +135,8 @@ class Oci(Model):
     node_image_id: Annotated[str, AfterValidator(_ocid("image"))]
     gpu_node_image_id: Annotated[str, AfterValidator(_ocid("image"))]   # an Oracle Linux GPU image
     boot_volume_gb: int = Field(100, ge=50)
-    api_cidrs: list[RestrictedCidr] = Field(min_length=1)
-    admin_cidrs: list[RestrictedCidr] = []     # ssh (22) to the nodes' private addresses, e.g. the OCI Bastion's
+    api_cidrs: RestrictedCidrs = Field(min_length=1)
+    admin_cidrs: RestrictedCidrs = []     # ssh (22) to the nodes' private addresses, e.g. the OCI Bastion's
     ingress_cidrs: list[Cidr] = ["0.0.0.0/0"]  # 80/443 of the ingress load balancer
     ssh_public_key: str | None = None
     # Flannel (OKE's overlay) does not enforce NetworkPolicies; kube-router in firewall-only mode

@@ -6,14 +6,18 @@ Pulumi program reads the engine's config, which holds the same keys already decr
 """
 from __future__ import annotations
 
+import base64
+import binascii
+import difflib
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
+from stacks.config import strict_yaml
 from stacks.config.event_model import EventConfig
 from stacks.config.model import SECRET_PLACEHOLDER, EnvironmentConfig, Secret
 from stacks.errors import InputError, Problem
@@ -55,29 +59,51 @@ def display_path(path: Path) -> str:
         return str(path)
 
 
-def _replace_secure(value: Any) -> Any:
+# What Pulumi writes under `secure:`: `v1:<nonce>:<ciphertext>` (passphrase and cloud-KMS secrets
+# providers) or one base64 string (the Pulumi Cloud service), base64 either way.
+_B64 = r"[A-Za-z0-9+/]+={0,2}"
+_CIPHERTEXT = re.compile(rf"^(v1:{_B64}(:{_B64})?|{_B64})$")
+
+
+def _ciphertext_problem(text: Any) -> str | None:
+    if not isinstance(text, str) or not _CIPHERTEXT.match(text) or len(text) < 16:
+        return ("`secure:` holds no Pulumi ciphertext; set it with `pulumi config set --secret --path ...` "
+                "instead of writing it by hand")
+    try:
+        for part in text.removeprefix("v1:").split(":"):
+            base64.b64decode(part, validate=True)
+    except binascii.Error:
+        return "`secure:` holds no valid base64 ciphertext; set it with `pulumi config set --secret --path ...`"
+    return None
+
+
+def _replace_secure(value: Any, key: str, problems: list[Problem], shown: str) -> Any:
     """Pulumi writes secrets as `{secure: <ciphertext>}`; offline they become a placeholder."""
     if isinstance(value, dict):
         if set(value) == {"secure"}:
+            if problem := _ciphertext_problem(value["secure"]):
+                problems.append(Problem(shown, key, problem))
             return Secret(SECRET_PLACEHOLDER)
-        return {k: _replace_secure(v) for k, v in value.items()}
+        return {k: _replace_secure(v, f"{key}.{k}", problems, shown) for k, v in value.items()}
     if isinstance(value, list):
-        return [_replace_secure(v) for v in value]
+        return [_replace_secure(v, f"{key}[{i}]", problems, shown) for i, v in enumerate(value)]
     return value
 
 
 def read_swan_keys(path: Path) -> dict[str, Any]:
     """The `swan:` keys of one stack file (namespace stripped), or InputError for a broken file."""
+    raw, problems = _read_swan_keys(path)
+    if problems:
+        raise InputError(problems)
+    return raw
+
+
+def _read_swan_keys(path: Path) -> tuple[dict[str, Any], list[Problem]]:
+    """The `swan:` keys, and the problems of keys that can still be validated beside them."""
     shown = display_path(path)
     if not path.is_file():
         raise InputError(Problem(shown, "", f"no such stack config (stacks here: {', '.join(stack_names()) or 'none'})"))
-    try:
-        document = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1} column {mark.column + 1}" if mark else "yaml"
-        reason = getattr(exc, "problem", None) or str(exc)
-        raise InputError(Problem(shown, where, f"YAML syntax error: {reason}")) from None
+    document = strict_yaml.load(path, shown)
     if document is None:
         raise InputError(Problem(shown, "", "the file is empty; it needs a `config:` mapping with swan: keys"))
     if not isinstance(document, dict) or not isinstance(document.get("config"), dict):
@@ -89,10 +115,15 @@ def read_swan_keys(path: Path) -> dict[str, Any]:
         if not name:
             problems.append(Problem(shown, str(key), "config keys need a namespace, e.g. swan:" + str(key)))
         elif namespace == NAMESPACE:
-            raw[name] = _replace_secure(value)
-    if problems:
-        raise InputError(problems)
-    return raw
+            raw[name] = _replace_secure(value, str(key), problems, shown)
+        elif _looks_like_ours(namespace):
+            problems.append(Problem(shown, str(key), f"unknown namespace '{namespace}'; did you mean {NAMESPACE}:{name}?"))
+    return raw, problems
+
+
+def _looks_like_ours(namespace: str) -> bool:
+    """A namespace that is a typo of ours (swna, Swan, swan_), not a provider's (oci, kubernetes)."""
+    return namespace.lower() == NAMESPACE or bool(difflib.get_close_matches(namespace.lower(), [NAMESPACE], cutoff=0.7))
 
 
 def _key(loc: tuple) -> str:
@@ -132,7 +163,19 @@ def validate(raw: dict[str, Any], shown: str, from_file: bool = True) -> BaseMod
 def load_stack(stack: str) -> BaseModel:
     """Read and validate config/Pulumi.<stack>.yaml."""
     path = stack_file(stack)
-    return validate(read_swan_keys(path), display_path(path))
+    return validate_file(path)
+
+
+def validate_file(path: Path) -> BaseModel:
+    """Read and validate one stack file, reporting the file's and the model's problems together."""
+    raw, problems = _read_swan_keys(path)
+    try:
+        cfg = validate(raw, display_path(path))
+    except InputError as exc:
+        raise InputError(problems + exc.problems) from None
+    if problems:
+        raise InputError(problems)
+    return cfg
 
 
 def to_engine_config(raw: dict[str, Any]) -> tuple[dict[str, str], list[str]]:

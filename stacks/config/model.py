@@ -6,13 +6,17 @@ as in every Pulumi config file; unknown keys are errors so typos never pass sile
 """
 from __future__ import annotations
 
+import ipaddress
 import re
+import types
+import typing
 from typing import Annotated, Any, Literal
 
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, ValidationError, ValidationInfo,
                       WithJsonSchema,
                       field_validator, model_validator)
 from pydantic.alias_generators import to_camel
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 SECRET_PLACEHOLDER = "[secret]"
 
@@ -38,9 +42,28 @@ def quantity_value(quantity: str) -> float:
     return float(quantity[: len(quantity) - len(unit)]) * _UNITS[unit]
 
 
+def _byte_size(value: str) -> str:
+    """A memory or disk size: a bare number would be bytes, which nobody means."""
+    if not re.search(r"[A-Za-z]$", value):
+        raise ValueError(f"'{value}' has no unit, so it would be {value} bytes; write e.g. {value}Gi")
+    return value
+
+
+MAX_DURATION_DAYS = 365
+
+
 def _duration(value: str) -> str:
-    if not _DURATION.match(value):
+    match = _DURATION.match(value)
+    if not match:
         raise ValueError(f"'{value}' is not a duration (examples: 30m, 4h, 2d)")
+    if duration_seconds(value) > MAX_DURATION_DAYS * 86400:
+        raise ValueError(f"'{value}' is longer than {MAX_DURATION_DAYS} days")
+    return value
+
+
+def _positive(value: str) -> str:
+    if duration_seconds(value) == 0:
+        raise ValueError(f"'{value}' is zero; this duration must be positive")
     return value
 
 
@@ -61,8 +84,76 @@ def _hostname(value: str) -> str:
     return value
 
 
+def _cidr(value: str) -> str:
+    try:
+        network = ipaddress.ip_network(value, strict=True)
+    except ValueError as exc:
+        raise ValueError(f"'{value}' is not a CIDR block (example: 192.0.2.0/24): {exc}") from None
+    return str(network)
+
+
+def _restricted_cidr(value: str) -> str:
+    """A source range for a sensitive port: anything but the whole internet."""
+    cidr = _cidr(value)
+    if ipaddress.ip_network(cidr).prefixlen == 0:
+        raise ValueError(f"'{value}' opens the port to the whole internet; list the admin or office ranges instead")
+    return cidr
+
+
+def _not_everything(cidrs: list[str]) -> list[str]:
+    """Ranges that together cover the whole internet (0.0.0.0/1 + 128.0.0.0/1) are as open as /0."""
+    for version in (4, 6):
+        networks = [ipaddress.ip_network(c) for c in cidrs if ipaddress.ip_network(c).version == version]
+        if any(n.prefixlen == 0 for n in ipaddress.collapse_addresses(networks)):  # type: ignore[type-var]
+            raise ValueError(f"{', '.join(map(str, networks))} together cover the whole IPv{version} internet; "
+                             "list the admin or office ranges instead")
+    return cidrs
+
+
+def _ip_address(value: str) -> str:
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        raise ValueError(f"'{value}' is not an IP address (example: 169.254.169.254)") from None
+
+
+_CRON_FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31), ("month", 1, 12), ("day of week", 0, 7))
+_CRON_NAMES = {3: "jan feb mar apr may jun jul aug sep oct nov dec".split(), 4: "sun mon tue wed thu fri sat".split()}
+_CRON_MACROS = {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
+
+
+def _cron_schedule(value: str) -> str:
+    """A Kubernetes CronJob schedule: five fields (or a macro such as @daily), each in range."""
+    if value.strip() in _CRON_MACROS:
+        return value
+    fields = value.split()
+    if len(fields) != 5:
+        raise ValueError(f"'{value}' is not a cron schedule: it needs 5 fields (minute hour day month weekday), "
+                         f"e.g. '30 3 * * *'")
+    for i, (text, (what, low, high)) in enumerate(zip(fields, _CRON_FIELDS)):
+        names = _CRON_NAMES.get(i, [])
+        for part in text.split(","):
+            spec, _, step = part.partition("/")
+            bounds = [] if spec == "*" else spec.split("-", 1)
+            numbers = [names.index(b.lower()) + (i == 3) if b.lower() in names else b for b in bounds]
+            if (step and not step.isdigit()) or (step and int(step) == 0) or not all(
+                    isinstance(n, int) or (n.isdigit() and n.isascii()) for n in numbers) or (
+                    not bounds and spec != "*"):
+                raise ValueError(f"'{value}': {what} '{text}' is not a cron field")
+            if any(not low <= int(n) <= high for n in numbers):
+                raise ValueError(f"'{value}': {what} '{text}' is outside {low}-{high}")
+    return value
+
+
 Quantity = Annotated[str, AfterValidator(_quantity)]
+ByteSize = Annotated[str, AfterValidator(_quantity), AfterValidator(_byte_size)]
+Cidr = Annotated[str, AfterValidator(_cidr)]
+RestrictedCidr = Annotated[str, AfterValidator(_restricted_cidr)]
+RestrictedCidrs = Annotated[list[RestrictedCidr], AfterValidator(_not_everything)]
+IpAddress = Annotated[str, AfterValidator(_ip_address)]
+CronSchedule = Annotated[str, AfterValidator(_cron_schedule)]
 Duration = Annotated[str, AfterValidator(_duration)]
+PositiveDuration = Annotated[str, AfterValidator(_duration), AfterValidator(_positive)]
 Name = Annotated[str, AfterValidator(_dns_label)]
 Hostname = Annotated[str, AfterValidator(_hostname)]
 
@@ -88,8 +179,36 @@ def _secret(value: Any, info: ValidationInfo) -> Secret:
     )
 
 
+def _leaf_types(annotation: Any) -> set:
+    """The plain types a field annotation accepts (through Optional, unions and Literal)."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return set().union(*(_leaf_types(a) for a in typing.get_args(annotation)))
+    if origin is Literal:
+        return {type(a) for a in typing.get_args(annotation)}
+    if origin is Annotated:
+        return _leaf_types(typing.get_args(annotation)[0])
+    return {origin or annotation}
+
+
+def _yaml_surprise(value: Any, accepts: set) -> str | None:
+    """What YAML did to an unquoted value that the field would take the wrong way, if anything."""
+    from stacks.config.strict_yaml import YamlNumber
+
+    wants_text = any(isinstance(t, type) and issubclass(t, str) for t in accepts)
+    wants_number = bool(accepts & {int, float})
+    if isinstance(value, bool) and bool not in accepts and (wants_number or wants_text):
+        return (f"YAML reads the unquoted word as the yes/no value {str(value).lower()}, "
+                + ("not a number" if wants_number else "not text; quote it"))
+    if isinstance(value, YamlNumber) and wants_text and not value.as_written():
+        return (f"YAML reads {value.text} as the number {value} (and so does Pulumi); "
+                f"quote it to keep it as written: \"{value.text}\"")
+    return None
+
+
 class Model(BaseModel):
-    """Base: camelCase keys, unknown keys rejected, numbers accepted where text is expected."""
+    """Base: camelCase keys, unknown keys rejected, numbers accepted where text is expected
+    (unless YAML changed them: `1.30` is the number 1.3, so it must be quoted)."""
 
     model_config = ConfigDict(
         alias_generator=to_camel,
@@ -98,6 +217,21 @@ class Model(BaseModel):
         coerce_numbers_to_str=True,
         frozen=True,
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _as_written(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        surprises = []
+        for name, field in cls.model_fields.items():
+            for key in dict.fromkeys((field.alias or name, name)):
+                value = data.get(key)
+                if isinstance(value, (bool, int, float)) and (why := _yaml_surprise(value, _leaf_types(field.annotation))):
+                    surprises.append(InitErrorDetails(type=PydanticCustomError("yaml_type", why), loc=(key,), input=value))
+        if surprises:
+            raise ValidationError.from_exception_data(cls.__name__, surprises)
+        return data
 
 
 SecretValue = Annotated[
@@ -186,9 +320,18 @@ class Culling(Model):
     sessions holding a GPU are stopped after `gpuTimeout`, so idle GPUs go back to the pool."""
 
     enabled: bool = True
-    timeout: Duration = "4h"
-    gpu_timeout: Duration = "1h"
-    every: Duration = "10m"
+    timeout: PositiveDuration = "4h"
+    gpu_timeout: PositiveDuration = "1h"
+    every: PositiveDuration = "10m"
+
+    @model_validator(mode="after")
+    def _checked_often_enough(self) -> "Culling":
+        shortest = min(duration_seconds(self.timeout), duration_seconds(self.gpu_timeout))
+        if duration_seconds(self.every) > shortest:
+            raise ValueError(f"every {self.every} is longer than the shortest idle timeout "
+                             f"({min(self.timeout, self.gpu_timeout, key=duration_seconds)}): sessions would "
+                             "run that much longer than promised")
+        return self
 
 
 class Tls(Model):
@@ -266,7 +409,7 @@ class Eos(Model):
 class Home(Model):
     """Where `$HOME` lives when EOS is off: a per-user volume of the cluster's storage class."""
 
-    size: Quantity = "10Gi"
+    size: ByteSize = "10Gi"
     storage_class: str | None = None
 
 
@@ -324,6 +467,8 @@ class NodePool(Model):
     def _autoscaling_bounds(self) -> "NodePool":
         if self.min_count is not None and self.max_count is not None and self.min_count > self.max_count:
             raise ValueError(f"minCount {self.min_count} is larger than maxCount {self.max_count}")
+        if self.min_count is not None and self.count < self.min_count:
+            raise ValueError(f"count {self.count} is smaller than minCount {self.min_count}")
         if self.max_count is not None and self.count > self.max_count:
             raise ValueError(f"count {self.count} is larger than maxCount {self.max_count}")
         return self
@@ -347,7 +492,13 @@ class KindCluster(Model):
     node_image: str = "kindest/node:v1.31.2"
     http_port: int = Field(80, ge=1, le=65535)
     https_port: int = Field(443, ge=1, le=65535)
-    cvmfs_host_path: str = "/var/cvmfs"
+    cvmfs_host_path: str = Field("/var/cvmfs", pattern=r"^/\S*$")
+
+    @model_validator(mode="after")
+    def _two_ports(self) -> "KindCluster":
+        if self.http_port == self.https_port:
+            raise ValueError(f"httpPort and httpsPort are both {self.http_port}; the host cannot bind one port twice")
+        return self
 
 
 class Ingress(Model):
@@ -383,30 +534,40 @@ class UserQuota(Model):
     """Caps for the whole user namespace (ResourceQuota) and per container (LimitRange)."""
 
     cpu: Quantity = "200"
-    memory: Quantity = "800Gi"
+    memory: ByteSize = "800Gi"
     pods: int = Field(200, ge=1)
     gpus: int = Field(0, ge=0)
     max_container_cpu: Quantity = "16"
-    max_container_memory: Quantity = "64Gi"
+    max_container_memory: ByteSize = "64Gi"
 
 
 class Security(Model):
     user_namespace: Name = "swan-users"
     hub_namespace: Name = "swan"
     quota: UserQuota = UserQuota()
-    api_server_cidrs: list[str] = ["10.96.0.1/32"]
-    metadata_address: str = "169.254.169.254"
+    # where the API server answers (the hub's and Spark sessions' egress); never the whole internet
+    api_server_cidrs: RestrictedCidrs = Field(["10.96.0.1/32"], min_length=1)
+    metadata_address: IpAddress = "169.254.169.254"
 
 
 class Verification(Model):
     """The nightly in-cluster `swan verify` CronJob (its hub token is generated by the chart)."""
 
     enabled: bool = False
-    schedule: str = "30 3 * * *"
+    schedule: CronSchedule = "30 3 * * *"
     image: Image = Image(name="registry.example.org/swan/verify", tag="0.1.0")
     max_sessions: int = Field(2, ge=1, le=10)
-    spawn_timeout: Duration = "10m"
-    pushgateway_url: str | None = None   # results as Prometheus metrics (prometheus-pushgateway)
+    spawn_timeout: PositiveDuration = "10m"
+    job_deadline: PositiveDuration = "1h"        # the CronJob's activeDeadlineSeconds: the whole run
+    # results as Prometheus metrics (prometheus-pushgateway)
+    pushgateway_url: str | None = Field(None, pattern=r"^https?://[^/\s:]+(:[0-9]{1,5})?(/\S*)?$")
+
+    @model_validator(mode="after")
+    def _spawn_fits_the_job(self) -> "Verification":
+        if duration_seconds(self.spawn_timeout) >= duration_seconds(self.job_deadline):
+            raise ValueError(f"spawnTimeout {self.spawn_timeout} is not shorter than jobDeadline "
+                             f"{self.job_deadline}: the job would be stopped before a session could start")
+        return self
 
 
 from stacks.config.clouds import Oci, OpenStack, cloud_problems  # noqa: E402 (clouds.py builds on Model)

@@ -117,7 +117,8 @@ def cronjob_spec(cfg: EnvironmentConfig, stack: str) -> dict:
         "concurrencyPolicy": "Forbid",
         "successfulJobsHistoryLimit": 3,
         "failedJobsHistoryLimit": 5,
-        "jobTemplate": {"spec": {"backoffLimit": 0, "activeDeadlineSeconds": 3600, "template": {
+        "jobTemplate": {"spec": {"backoffLimit": 0, "activeDeadlineSeconds": duration_seconds(v.job_deadline),
+                                 "template": {
             # the chart's proxy NetworkPolicy admits pods with this label
             "metadata": {"labels": {"app.kubernetes.io/name": "swan-verify",
                                     "hub.jupyter.org/network-access-proxy-http": "true"}},
