@@ -52,17 +52,19 @@ def test_render_refuses_a_folder_that_is_not_an_earlier_render(project):
     assert (project.root / "config" / "Pulumi.kind.yaml").is_file() and (project.root / "Pulumi.yaml").is_file()
 
 
-def test_a_failed_render_leaves_the_previous_one_intact(project, monkeypatch):
+@pytest.mark.parametrize("failure", [OSError(28, "No space left on device"), KeyboardInterrupt()],
+                         ids=["disk full", "Ctrl-C"])
+def test_a_failed_or_interrupted_render_leaves_the_previous_one_intact(project, monkeypatch, failure):
     out = project.root / "out"
     render.render("kind", out)
     before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
 
-    def disk_full(rendered, folder, stack):
+    def half_written(rendered, folder, stack):
         (folder / "half-written").write_text("x")
-        raise OSError(28, "No space left on device")
+        raise failure
 
-    monkeypatch.setattr(render, "_write_tree", disk_full)
-    with pytest.raises(OSError):
+    monkeypatch.setattr(render, "_write_tree", half_written)
+    with pytest.raises(type(failure)):
         render.render("kind", out)
     after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     assert after == before

@@ -210,8 +210,8 @@ def test_no_plaintext_secret_anywhere_and_values_stay_readable(project, tmp_path
                               "instances": [{"name": "home", "host": "eoshome.example.org", "mountDir": "/eos/user/"}]}
     project.write_config("oidc", swan)
     decrypt = loader._replace_secure  # the engine's decryption, as under `pulumi up`
-    monkeypatch.setattr(loader, "_replace_secure", lambda value: loader.Secret(PLAINTEXT[value["secure"][3:]])
-                        if isinstance(value, dict) and set(value) == {"secure"} else decrypt(value))
+    monkeypatch.setattr(loader, "_replace_secure", lambda value, *where: loader.Secret(PLAINTEXT[value["secure"][3:]])
+                        if isinstance(value, dict) and set(value) == {"secure"} else decrypt(value, *where))
     out, rendered = render("oidc", tmp_path / "oidc")
     assert not [t.problem for t in rendered.charts if t.problem]
     for path in out.rglob("*"):
