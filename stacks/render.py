@@ -19,7 +19,7 @@ from google.protobuf import json_format
 
 from stacks import charts, yaml_text
 from stacks.config.loader import read_swan_keys, stack_file, to_engine_config, validate_file
-from stacks.config.model import SECRET_PLACEHOLDER
+from stacks.config.types import SECRET_PLACEHOLDER
 from stacks.errors import InputError, Problem
 
 SECRET_SIG = "4dabf18193072939515e22adb298388d"

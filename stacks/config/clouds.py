@@ -17,7 +17,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, Field, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from stacks.config.model import Cidr, Model, Name, RestrictedCidrs
+from stacks.config.types import Cidr, Model, Name, RestrictedCidrs
 
 METADATA_ADDRESS = "169.254.169.254"  # the instance metadata service on OpenStack (Nova) and OCI (IMDS)
 NODE_PORTS = (30000, 32767)

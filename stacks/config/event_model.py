@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, Field, ValidationInfo, field_validator
 
-from stacks.config.model import Duration, GpuModelName, Model, Name, Quantity, duration_seconds
+from stacks.config.types import Duration, GpuModelName, Model, Name, Quantity, duration_seconds
 
 MAX_EVENT_NAME = 40  # leaves room for prefixes in object and node-group names (63 characters)
 

@@ -19,7 +19,8 @@ from pydantic import BaseModel, ValidationError
 
 from stacks.config import strict_yaml
 from stacks.config.event_model import EventConfig
-from stacks.config.model import SECRET_PLACEHOLDER, EnvironmentConfig, Secret
+from stacks.config.model import EnvironmentConfig
+from stacks.config.types import SECRET_PLACEHOLDER, Secret
 from stacks.errors import InputError, Problem
 
 NAMESPACE = "swan"

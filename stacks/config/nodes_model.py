@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from stacks.config.model import Model, Name, NodeGpu, SecretValue, unique_names
+from stacks.config.types import Model, Name, NodeGpu, SecretValue, unique_names
 
 # Roles of playbooks/site.yml besides `common`, which every host gets.
 RoleName = Literal["cvmfs_client", "eos_client", "nvidia_gpu", "k8s_node", "node_exporter"]

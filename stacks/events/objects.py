@@ -15,7 +15,8 @@ from __future__ import annotations
 import json
 
 from stacks.config.event_model import Event
-from stacks.config.model import EnvironmentConfig, NodeGpu, NodePool, Taint, quantity_value
+from stacks.config.model import EnvironmentConfig, NodePool, Taint
+from stacks.config.types import NodeGpu, quantity_value
 from stacks.events.plan import EventPlan, NodeGroup, session_resource
 from stacks.infra.pools import EVENT_TAINT_KEY, GPU_TAINT_KEY, POOL_LABEL, pool_labels, pool_taints
 from stacks.planner.mig_parted import layout_name

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stacks.config.model import EnvironmentConfig, duration_seconds
+from stacks.config.model import EnvironmentConfig
+from stacks.config.types import duration_seconds
 from stacks.infra.pools import GPU_TAINT_KEY
 from stacks.platform_layer import verification
 from stacks.platform_layer.swan_form import FORM_PATH, options_form

@@ -14,7 +14,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from stacks import yaml_text
-from stacks.config.model import EnvironmentConfig, duration_seconds
+from stacks.config.model import EnvironmentConfig
+from stacks.config.types import duration_seconds
 from stacks.platform_layer.k8s import PlatformArgs, child, meta
 from stacks.platform_layer.gpu_flavours import flavours
 from stacks.platform_layer.swan_form import api_user_options
