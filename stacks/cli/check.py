@@ -12,8 +12,9 @@ from stacks.errors import InputError
 
 def check(stacks: Optional[list[str]] = typer.Argument(None, help="Stack names (default: every config/Pulumi.*.yaml).")) -> None:
     """Validate stack configs; print `file: key: problem` lines and exit 2 if any is wrong."""
-    from stacks.config.loader import config_dir, load_stack, stack_names
+    from stacks.config.loader import config_dir, display_path, load_stack, stack_file, stack_names
     from stacks.config.warnings import stack_warnings
+    from stacks.events.checks import cross_stack_problems
 
     names = stacks or stack_names()
     if not names:
@@ -25,6 +26,8 @@ def check(stacks: Optional[list[str]] = typer.Argument(None, help="Stack names (
     for name in names:
         try:
             cfg = load_stack(name)
+            if problems := cross_stack_problems(cfg, display_path(stack_file(name))):
+                raise InputError(problems)
         except InputError as exc:
             failed = True
             for problem in exc.problems:

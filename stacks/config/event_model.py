@@ -4,7 +4,8 @@ An event borrows GPU capacity from one or more environment stacks, in order of p
 for a time window. Everything an operator can get wrong is caught here, with the key named:
 the window (time zones, end after start), the session (a profile the GPU model can host),
 and, when the file is checked (`swan check`, `swan render`), whether the environments named
-exist and set aside enough GPUs of that model in their `swan:eventGpus` for everyone.
+exist and set aside enough GPUs of that model in their `swan:eventGpus` for everyone (that
+rule reads other stacks, so it runs after loading: stacks/events/checks.py).
 """
 from __future__ import annotations
 
@@ -87,21 +88,10 @@ class Event(Model):
 
     @field_validator("environments")
     @classmethod
-    def _environments_have_room(cls, environments: list[str], info: ValidationInfo) -> list[str]:
-        """Checked when the file is read (not inside the Pulumi program, which reads the plan)."""
+    def _environments_once(cls, environments: list[str]) -> list[str]:
+        """Whether they exist and have room is checked across stacks (stacks/events/checks.py)."""
         if len(set(environments)) != len(environments):
             raise ValueError(f"each environment may be listed once, got {environments}")
-        session = info.data.get("session")
-        people = info.data.get("participants")
-        if not (info.context or {}).get("from_file") or session is None or people is None:
-            return environments
-        from stacks.events.plan import PlanError, allocate, load_environments
-
-        try:
-            envs = load_environments(environments)
-            allocate(session.gpu_model, session.profile, people + info.data.get("instructors", 0), envs)
-        except PlanError as exc:
-            raise ValueError(str(exc)) from None
         return environments
 
     @property
