@@ -13,8 +13,7 @@ from stacks.errors import InputError
 def check(stacks: Optional[list[str]] = typer.Argument(None, help="Stack names (default: every config/Pulumi.*.yaml).")) -> None:
     """Validate stack configs; print `file: key: problem` lines and exit 2 if any is wrong."""
     from stacks.config.loader import config_dir, display_path, load_stack, stack_file, stack_names
-    from stacks.config.warnings import stack_warnings
-    from stacks.events.checks import cross_stack_problems
+    from stacks.events.checks import cross_stack_problems, stack_warnings
 
     names = stacks or stack_names()
     if not names:

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 from event_support import event_swan
 from stacks.cli.main import app
 from stacks.config.loader import load_stack, validate
-from stacks.config.warnings import stack_warnings
+from stacks.events.checks import stack_warnings
 from stacks.events.calendar import Booking, overloads
 
 UTC = dt.timezone.utc
