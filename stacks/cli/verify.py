@@ -9,7 +9,8 @@ from typing import Optional
 
 import typer
 
-from stacks.cli.common import console, input_errors_exit_2
+from stacks.cli.common import console, err_console, input_errors_exit_2
+from stacks.cli.outputs import check_output_files, write_atomic
 from stacks.errors import InputError, Problem
 
 GROUP_CHECKS = {
@@ -28,9 +29,28 @@ def _readable(option: str, path: Optional[str], problems: list[Problem]) -> Opti
     return path
 
 
-def _writable(option: str, path: Optional[str], problems: list[Problem]) -> None:
-    if path is not None and not os.path.isdir(os.path.dirname(os.path.abspath(path))):
-        problems.append(Problem(option, "", f"directory of {path} does not exist"))
+# The report files, each with the endings it accepts (checked before any check runs).
+REPORTS = {"--json": (".json",), "--junit": (".xml",), "--markdown": (".md",), "--prometheus": (".prom", ".txt")}
+
+
+def _hub_url_problem(option: str, url: str) -> Optional[Problem]:
+    """Why `url` cannot be a hub's public URL (None: it can): http(s), a host, no spaces."""
+    from urllib.parse import urlsplit
+
+    if not url.strip():
+        return Problem(option, "", "empty; give the hub's URL, e.g. https://swan.example.org")
+    if any(c.isspace() for c in url):
+        return Problem(option, "", f"{url!r}: a URL cannot contain spaces")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in 0-65535
+    except ValueError as exc:
+        return Problem(option, "", f"{url!r}: not a URL ({exc})")
+    if parts.scheme.lower() not in ("http", "https"):
+        return Problem(option, "", f"{url!r}: must start with http:// or https://")
+    if not parts.hostname:
+        return Problem(option, "", f"{url!r}: has no host (expected e.g. https://swan.example.org)")
+    return None
 
 
 def _skipped(group: str, reason: str):
@@ -85,7 +105,14 @@ def verify(
     pushgateway: Optional[str] = typer.Option(None, "--pushgateway", help="Push metrics to this Prometheus Pushgateway URL."),
     metrics_label: list[str] = typer.Option([], "--metrics-label", help="KEY=VALUE added to every metric and the push group (repeat)."),
 ) -> None:
-    """Verify a SWAN deployment end to end; exit 0 all passed, 1 a check failed, 2 bad arguments."""
+    """Verify a SWAN deployment end to end; exit 0 all passed, 1 a check failed, 2 bad arguments, 130 interrupted.
+
+    Every argument is checked before any check runs: a target is needed (STACK, --hub-url,
+    --kubeconfig or --inventory), the hub URL must be http(s) with a host, the kubeconfig and
+    inventory must be what they claim, and each report file must be writable with its extension
+    (.json, .xml, .md, .prom or .txt). A report that still cannot be written at the end (disk
+    full, permissions changed) loses nothing: its content goes to stdout and the file is named on
+    stderr; the exit code stays the checks' (1 or 130) and is 2 when every check passed."""
     from stacks.verify import report
     from stacks.verify.model import GROUPS, Summary
     from stacks.verify.runner import Interrupted, run_checks
@@ -102,7 +129,8 @@ def verify(
         from stacks.verify.stack import read_stack_outputs, verify_settings
 
         settings = verify_settings(read_stack_outputs(stack), stack)
-    hub_url = hub_url or settings.get("hub_url")
+    hub_url_option, inventory_option, kubeconfig_option = hub_url is not None, inventory is not None, kubeconfig is not None
+    hub_url = hub_url if hub_url is not None else settings.get("hub_url")
     inventory = inventory or settings.get("inventory")
     kubeconfig = kubeconfig or _kubeconfig_file(settings.get("kubeconfig"))
 
@@ -113,20 +141,41 @@ def verify(
             problems.append(Problem("--token-env", "", f"environment variable {token_env} is not set or empty"))
     elif hub_url and "hub" in groups:
         problems.append(Problem("--token-env", "", "needed with --hub-url: name the environment variable holding the hub API token"))
-    _readable("--kubeconfig", kubeconfig, problems)
-    _readable("--inventory", inventory, problems)
+    in_cluster = bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and Path("/var/run/secrets/kubernetes.io/serviceaccount/token").exists()
+    if not explicit and not (stack or hub_url_option or kubeconfig or inventory or in_cluster):
+        problems.append(Problem("swan verify", "", "nothing to verify: give a STACK or --hub-url/--kubeconfig/--inventory"))
+    if hub_url is not None:
+        problem = _hub_url_problem("--hub-url" if hub_url_option else f"STACK: {stack}: verify.hub_url", hub_url)
+        if problem:
+            problems.append(problem)
+    kubeconfig_ok = _readable("--kubeconfig", kubeconfig, problems)
+    if kubeconfig_ok:
+        from stacks.verify.cluster import read_kubeconfig
+
+        try:
+            read_kubeconfig(kubeconfig, context, shown=f"--kubeconfig: {kubeconfig}" if kubeconfig_option
+                            else f"STACK: {stack}: kubeconfig")
+        except InputError as exc:
+            problems += exc.problems
+    inventory_ok = inventory is not None and os.path.isdir(inventory) or _readable("--inventory", inventory, problems)
+    if inventory_ok and inventory_option and "nodes" in groups:
+        from stacks.nodes.inventory import inventory_hosts
+
+        try:  # Ansible reads it; a --limit matching no host stays a failed check (the nightly alert)
+            inventory_hosts(inventory, option="--inventory")
+        except InputError as exc:
+            problems += exc.problems
     _readable("--expect", expect, problems)
     _readable("--session-options", session_options, problems)
     _readable("--event-options", event_options, problems)
-    for opt, path in (("--json", json_out), ("--junit", junit), ("--markdown", markdown), ("--prometheus", prometheus)):
-        _writable(opt, path, problems)
+    reports = {"--json": json_out, "--junit": junit, "--markdown": markdown, "--prometheus": prometheus}
+    check_output_files([(opt, path, REPORTS[opt]) for opt, path in reports.items()], problems)
     labels = {}
     for pair in metrics_label:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             problems.append(Problem("--metrics-label", "", f"{pair!r} is not KEY=VALUE"))
         labels[key] = value
-    in_cluster = bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and Path("/var/run/secrets/kubernetes.io/serviceaccount/token").exists()
     if explicit:
         if "hub" in groups and not hub_url:
             problems.append(Problem("--hub-url", "", "needed for the hub checks (or give a STACK)"))
@@ -224,20 +273,22 @@ def verify(
                 console.print(f"[bold red]could not remove test users: {', '.join(left)}[/]")
     interrupted = any(r.detail == "interrupted (Ctrl-C)" for r in results)
 
-    if json_out:
-        report.write_json(json_out, results)
-    if junit:
-        Path(junit).write_text(report.to_junit(results))
-    if markdown:
-        Path(markdown).write_text(report.to_markdown(results, title=f"swan verify {stack or hub_url or ''}".strip()))
     metrics = report.to_prometheus(results, labels)
-    if prometheus:
-        tmp = Path(prometheus + ".tmp")  # textfile collector: never expose a half-written file
-        tmp.write_text(metrics)
-        tmp.replace(prometheus)
+    contents = {
+        "--json": lambda: report.to_json_text(results),
+        "--junit": lambda: report.to_junit(results),
+        "--markdown": lambda: report.to_markdown(results, title=f"swan verify {stack or hub_url or ''}".strip()),
+        "--prometheus": lambda: metrics,
+    }
+    unwritten = _write_reports({opt: (path, contents[opt]) for opt, path in reports.items() if path})
     summary = Summary.of(results)
     console.print(f"{summary.passed} passed, {summary.failed} failed, {summary.skipped} skipped")
     code_ = 130 if interrupted else summary.exit_code
+    for option, path, reason in unwritten:
+        err_console.print(f"{option}: could not write {path} ({reason}); its content is on stdout above",
+                          markup=False, highlight=False)
+    if unwritten and code_ == 0:
+        code_ = 2
     if pushgateway:
         import requests
 
@@ -247,6 +298,23 @@ def verify(
             console.print(f"[bold red]could not push metrics to {pushgateway}: {exc}[/]")
             code_ = code_ or 1
     raise typer.Exit(code_)
+
+
+def _write_reports(reports: dict) -> list[tuple[str, str, str]]:
+    """Write each report atomically; one that cannot be written is printed on stdout instead
+    (between marker lines), so the run's results are never lost. Returns (option, path, reason)
+    of those."""
+    failed = []
+    for option, (path, content) in reports.items():
+        text = content()
+        try:
+            write_atomic(path, text)
+        except OSError as exc:
+            failed.append((option, path, exc.strerror or str(exc)))
+            typer.echo(f"----- {option} {path} (not written) -----")
+            typer.echo(text, nl=not text.endswith("\n"))
+            typer.echo(f"----- end of {option} -----")
+    return failed
 
 
 def _event_reader(namespace: Optional[str], only: tuple[str, ...], kubeconfig: Optional[str],

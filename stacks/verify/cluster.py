@@ -312,24 +312,7 @@ class KubeApi:
 
     @classmethod
     def from_kubeconfig(cls, path: str, context: Optional[str] = None) -> "KubeApi":
-        import yaml
-
-        def bad(key: str, msg: str) -> InputError:
-            return InputError(Problem(path, key, msg))
-
-        try:
-            cfg = yaml.safe_load(Path(path).read_text()) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise bad("", f"cannot read kubeconfig: {exc}") from None
-        by_name = lambda kind: {x["name"]: x[kind[:-1]] for x in cfg.get(kind) or []}  # noqa: E731
-        ctx_name = context or cfg.get("current-context")
-        ctx = by_name("contexts").get(ctx_name)
-        if not ctx:
-            raise bad("current-context", f"context {ctx_name!r} not found")
-        cluster = by_name("clusters").get(ctx.get("cluster"))
-        user = by_name("users").get(ctx.get("user"), {})
-        if not cluster or not cluster.get("server"):
-            raise bad("clusters", f"cluster {ctx.get('cluster')!r} has no server")
+        _, _ctx, cluster, user = read_kubeconfig(path, context)
         tmp = tempfile.TemporaryDirectory(prefix="swan-verify-kube-")
         base = Path(path).parent
 
@@ -354,6 +337,59 @@ class KubeApi:
         cert_file, key_file = material("client-certificate"), material("client-key")
         cert = (cert_file, key_file) if cert_file and key_file else None
         return cls(cluster["server"], headers, verify, cert, tmp)
+
+
+def _named(cfg: dict, kind: str) -> dict[str, dict]:
+    """name -> entry of a kubeconfig list (clusters, contexts, users); malformed entries skipped."""
+    entries = cfg.get(kind)
+    if not isinstance(entries, list):
+        return {}
+    inner = kind[:-1]
+    return {str(x["name"]): x[inner] for x in entries
+            if isinstance(x, dict) and "name" in x and isinstance(x.get(inner), dict)}
+
+
+def read_kubeconfig(path: str, context: Optional[str] = None, shown: Optional[str] = None
+                    ) -> tuple[dict, dict, dict, dict]:
+    """The kubeconfig, its context, cluster and user; InputError with one short line naming the
+    file (as `shown`, e.g. "--kubeconfig: FILE") when it is not a usable kubeconfig. Reads only:
+    no exec plugin runs, nothing is contacted."""
+    import yaml
+
+    where = shown or path
+
+    def bad(msg: str) -> InputError:
+        return InputError(Problem(where, "", msg))
+
+    try:
+        cfg = yaml.safe_load(Path(path).read_text())
+    except OSError as exc:
+        raise bad(f"cannot read kubeconfig: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise bad("not a kubeconfig: not UTF-8 text") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f"line {mark.line + 1} column {mark.column + 1}: " if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise bad(f"not a kubeconfig: YAML syntax error at {at}{problem}") from None
+    if not isinstance(cfg, dict):
+        raise bad("not a kubeconfig: expected a mapping with clusters, contexts and users")
+    contexts, clusters = _named(cfg, "contexts"), _named(cfg, "clusters")
+    missing = [k for k, found in (("clusters", clusters), ("contexts", contexts)) if not found]
+    if missing:
+        raise bad(f"not a kubeconfig: no {' and no '.join(missing)}")
+    ctx_name = context or cfg.get("current-context")
+    known = ", ".join(sorted(contexts))
+    if not ctx_name:
+        raise bad(f"no current-context; give --context (contexts: {known})")
+    ctx = contexts.get(str(ctx_name))
+    if ctx is None:
+        raise bad(f"context {ctx_name!r} not found (contexts: {known})")
+    cluster = clusters.get(str(ctx.get("cluster")))
+    if not cluster or not cluster.get("server"):
+        raise bad(f"context {ctx_name!r}: cluster {ctx.get('cluster')!r} not found or has no server")
+    user = _named(cfg, "users").get(str(ctx.get("user")), {})
+    return cfg, ctx, cluster, user
 
 
 def _exec_token(spec: dict, path: str) -> str:

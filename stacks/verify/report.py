@@ -173,7 +173,6 @@ class LiveTable:
             self.live.update(self.render())
 
 
-def write_json(path: str, results: list[CheckResult]) -> None:
-    with open(path, "w") as f:
-        json.dump(to_json(results), f, indent=2)
-        f.write("\n")
+def to_json_text(results: list[CheckResult]) -> str:
+    """The `--json` file: to_json, indented, with a final newline."""
+    return json.dumps(to_json(results), indent=2) + "\n"

@@ -13,7 +13,8 @@ from stacks.verify.nodes import node_checks, rows_from_suite_results
 from stacks.verify.runner import run_checks
 from stacks.nodes.checks import SuiteResult
 from stacks.verify.stack import read_stack_outputs, verify_settings
-from verify_support import PROFILE_FORM, swan_verify
+from test_verify_cluster import api_server, kubeconfig  # noqa: F401 - a local API server: a run that passes
+from verify_support import EXPECT, PROFILE_FORM, swan_verify
 
 
 Result = SuiteResult  # what stacks.nodes.run_node_suites returns
@@ -69,7 +70,8 @@ def test_node_check_with_no_results_fails():
     (["--inventory", "/nonexistent/hosts.yml"], {}, "--inventory: cannot read file"),
     (["--only", "cluster"], {"KUBERNETES_SERVICE_HOST": ""}, "--kubeconfig: needed for the cluster checks"),
     (["--only", "hub"], {}, "--hub-url: needed for the hub checks"),
-    (["--json", "/nonexistent/dir/out.json"], {}, "--json: directory of /nonexistent/dir/out.json does not exist"),
+    (["--json", "/nonexistent/dir/out.json"], {}, "--json: /nonexistent/dir/out.json: folder /nonexistent/dir does not exist"),
+    ([], {"KUBERNETES_SERVICE_HOST": ""}, "nothing to verify: give a STACK or --hub-url/--kubeconfig/--inventory"),
     (["--metrics-label", "novalue"], {}, "--metrics-label: 'novalue' is not KEY=VALUE"),
     (["--hub-url", "http://127.0.0.1:1", "--token-env", "PATH", "--event", "ml101"], {},
      "--event: needs --events-namespace"),
@@ -96,14 +98,15 @@ def test_bad_expectations_file_exits_2_naming_the_key(tmp_path):
     assert f"{exp}: pools[0].gpu.nvidia.com/gpu: must be a whole number" in proc.stderr
 
 
-def test_groups_without_input_are_skipped_with_the_reason(tmp_path):
+def test_groups_without_input_are_skipped_with_the_reason(api_server, tmp_path):  # noqa: F811
     out = tmp_path / "out.json"
-    proc = swan_verify("--json", str(out), env={"KUBERNETES_SERVICE_HOST": ""})
-    assert proc.returncode == 0, proc.stderr
+    kc = kubeconfig(tmp_path, api_server[0].server_address[1])
+    proc = swan_verify("--kubeconfig", str(kc), "--expect", str(EXPECT), "--json", str(out))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
     report = json.loads(out.read_text())
-    assert report["skipped"] == len(report["checks"]) and report["failed"] == 0
-    reasons = {c["group"]: c["detail"] for c in report["checks"]}
-    assert reasons == {"hub": "no --hub-url given", "cluster": "no --kubeconfig given", "nodes": "no --inventory given"}
+    assert report["passed"] == 5 and report["failed"] == 0
+    reasons = {c["group"]: c["detail"] for c in report["checks"] if c["status"] == "skip"}
+    assert reasons == {"hub": "no --hub-url given", "nodes": "no --inventory given"}
 
 
 def test_stack_mode_without_the_pulumi_cli_is_a_clear_input_error(monkeypatch, tmp_path):
@@ -130,7 +133,7 @@ def test_session_options_are_read_from_a_profile_form():
     assert not is_gpu_profile("cpu", []) and not is_gpu_profile(None, ["cpu"])
 
 
-def test_metrics_are_pushed_to_a_pushgateway_under_the_labels(tmp_path):
+def test_metrics_are_pushed_to_a_pushgateway_under_the_labels(api_server, tmp_path):  # noqa: F811
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -150,7 +153,7 @@ def test_metrics_are_pushed_to_a_pushgateway_under_the_labels(tmp_path):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         proc = swan_verify("--pushgateway", f"http://127.0.0.1:{server.server_address[1]}",
-                           "--metrics-label", "environment=ci", env={"KUBERNETES_SERVICE_HOST": ""})
+                           "--metrics-label", "environment=ci", *_passing_cluster(api_server, tmp_path))
     finally:
         server.shutdown()
         server.server_close()
@@ -162,12 +165,18 @@ def test_metrics_are_pushed_to_a_pushgateway_under_the_labels(tmp_path):
     assert 'swan_verify_check_skipped{environment="ci",check="hub.health",group="hub"} 1' in body
 
 
-def test_an_unreachable_pushgateway_fails_the_run_with_a_message():
+def test_an_unreachable_pushgateway_fails_the_run_with_a_message(api_server, tmp_path):  # noqa: F811
     from verify_support import free_port_for_test
 
-    proc = swan_verify("--pushgateway", f"http://127.0.0.1:{free_port_for_test()}", env={"KUBERNETES_SERVICE_HOST": ""})
+    proc = swan_verify("--pushgateway", f"http://127.0.0.1:{free_port_for_test()}", *_passing_cluster(api_server, tmp_path))
+    assert "5 passed, 0 failed" in proc.stdout
     assert proc.returncode == 1
     assert "could not push metrics" in proc.stdout
+
+
+def _passing_cluster(api_server, tmp_path) -> list[str]:  # noqa: F811
+    """Arguments of a run whose cluster checks pass (hub and nodes skipped): a target is needed."""
+    return ["--kubeconfig", str(kubeconfig(tmp_path, api_server[0].server_address[1])), "--expect", str(EXPECT)]
 
 
 def _fake_pulumi(tmp_path, outputs: dict | None, exit_code: int = 0):
