@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from stacks.cli.common import console, input_errors_exit_2
+from stacks.cli.outputs import atomic_output, output_file_problem
 
 app = typer.Typer(help="Course events: capacity plans and the events timeline.", no_args_is_help=True)
 
@@ -22,7 +23,8 @@ def _event_plan(stack: str):
     cfg = load_stack(stack)
     if not isinstance(cfg, EventConfig):
         raise InputError(Problem(display_path(stack_file(stack)), "swan:kind",
-                                 f"'{stack}' is a {cfg.kind} stack; `swan event plan` needs swan:kind: event"))
+                                 f"'{stack}' is an {cfg.kind} stack, not an event; `swan event plan` needs "
+                                 "swan:kind: event"))
     try:
         return plan_event(cfg, stack=stack)
     except PlanError as exc:
@@ -34,14 +36,25 @@ def _event_plan(stack: str):
 def plan_command(
     stack: str = typer.Argument(..., help="An event stack, e.g. event-ml-workshop."),
     as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON."),
-    chart: Optional[Path] = typer.Option(None, "--chart", help="Also draw the plan as a PNG."),
+    chart: Optional[Path] = typer.Option(None, "--chart", help="Also draw the plan as a PNG (FILE.png)."),
 ) -> None:
-    """The event's capacity plan: GPUs (the planner's minimum), MIG layouts, nodes per environment, window."""
-    plan = _event_plan(stack)
+    """The event's capacity plan: GPUs (the planner's minimum), MIG layouts, nodes per environment, window.
+
+    --chart is checked before any work (a .png file in an existing, writable folder) and written
+    atomically: exit 2 when it cannot be, and an earlier chart stays as it was."""
+    from stacks.errors import InputError
+
+    problems = [p for p in [output_file_problem("--chart", chart, (".png",))] if p]
+    try:
+        plan = _event_plan(stack)
+    except InputError as exc:
+        raise InputError(exc.problems + problems) from None
+    if problems:
+        raise InputError(problems)
     if chart is not None:
         from stacks.events.timeline import plan_chart
 
-        plan_chart(plan, chart)
+        _write_png("--chart", chart, lambda tmp: plan_chart(plan, tmp))
     if as_json:
         typer.echo(json.dumps(plan.to_json(), indent=2))
         return
@@ -79,22 +92,47 @@ def print_plan(plan) -> None:
         console.print(f"MIG layout (node label nvidia.com/mig.config): {mig_config}", highlight=False)
 
 
+TIMELINE = Path("build/events-timeline.png")
+
+
+def _write_png(option: str, path: Path, draw):
+    """Draw into a temporary file beside `path` and move it in place; a failure to write exits 2
+    naming the option and the file (an earlier file at `path` is left as it was)."""
+    from stacks.errors import InputError, Problem
+
+    try:
+        with atomic_output(path) as tmp:
+            return draw(tmp)
+    except OSError as exc:
+        raise InputError(Problem(option, "", f"{path}: could not write the chart ({exc.strerror or exc}); "
+                                             "nothing was changed")) from None
+
+
 @app.command("timeline")
 @input_errors_exit_2
 def timeline_command(
-    out: Path = typer.Option(Path("build/events-timeline.png"), "--out", help="Where to write the PNG."),
+    out: Optional[Path] = typer.Option(None, "--out", help=f"Where to write the PNG (default {TIMELINE}).",
+                                       show_default=False),
 ) -> None:
-    """Chart every event stack over time: GPU demand against each environment's event capacity."""
+    """Chart every event stack over time: GPU demand against each environment's event capacity.
+
+    --out is checked before any work (a .png file in an existing, writable folder; the default's
+    folder is created) and written atomically: exit 2 when it cannot be, and an earlier chart
+    stays as it was."""
     from stacks.events.calendar import load_event_plans
     from stacks.events.timeline import timeline_chart
+    from stacks.errors import InputError, Problem
 
+    problem = output_file_problem("--out", out or TIMELINE, (".png",), create_parents=out is None)
+    if problem:
+        raise InputError(problem)
+    out = out or TIMELINE
     plans, capacity = load_event_plans()
     if not plans:
         from stacks.config.loader import config_dir
-        from stacks.errors import InputError, Problem
 
         raise InputError(Problem(str(config_dir()), "", "no event stacks (swan:kind: event) found"))
-    overloads = timeline_chart(plans, capacity, out)
+    overloads = _write_png("--out", out, lambda tmp: timeline_chart(plans, capacity, tmp))
     console.print(f"wrote {out}: {len(plans)} events")
     for o in overloads:
         console.print(f"[red]over capacity[/red] {o.describe()}", highlight=False)

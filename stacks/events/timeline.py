@@ -65,10 +65,17 @@ def plan_chart(plan: EventPlan, out: Path) -> None:
     ax.set_title(f"{event.title}: {event.sessions} sessions of {event.session.gpu_model} {what}\n"
                  f"{plan.packed.gpus} GPUs needed (planner minimum), {plan.gpus_provisioned} on whole nodes; "
                  f"grey: spare seats; dashed: GPUs beyond the minimum (whole nodes)", fontsize=9)
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
+    _save(plt, fig, out)
+
+
+def _save(plt, fig, out: Path) -> None:
+    """PNG whatever `out` is called (the CLI hands a temporary name, then moves it in place)."""
+    try:
+        fig.tight_layout()
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(out, dpi=110, format="png")
+    finally:
+        plt.close(fig)
 
 
 def _utc(t: dt.datetime) -> dt.datetime:
@@ -129,10 +136,7 @@ def timeline_chart(plans: dict[str, EventPlan], capacity: dict[tuple[str, str], 
         ax.legend(fontsize=7, loc="upper right")
     axes[-1].xaxis.set_major_formatter(mdates.DateFormatter("%b %d\n%H:%M"))
     axes[-1].set_xlabel("time (UTC)")
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
+    _save(plt, fig, out)
     return over
 
 

@@ -103,4 +103,4 @@ def test_committed_event_examples_are_valid(project):
 def test_event_plan_of_an_environment_stack_is_refused(project):
     result = runner.invoke(app, ["event", "plan", "kind"])
     assert result.exit_code == 2
-    assert "config/Pulumi.kind.yaml: swan:kind: 'kind' is a environment stack" in result.stderr
+    assert "config/Pulumi.kind.yaml: swan:kind: 'kind' is an environment stack, not an event" in result.stderr
