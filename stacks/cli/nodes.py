@@ -111,6 +111,21 @@ def stack_inventory(stack: str) -> dict:
     return inventory
 
 
+def _check_stack_inventory(stack: str, inventory: dict, limit: Optional[str]) -> None:
+    """The stack's inventory through the same check as --inventory (written to a private temp file)."""
+    import tempfile
+
+    from stacks.nodes.inventory import inventory_hosts, write_inventory
+
+    with tempfile.TemporaryDirectory(prefix="swan-inventory-") as folder:
+        path = write_inventory(inventory, Path(folder) / "hosts.yml")
+        try:
+            inventory_hosts(path, limit, option="STACK")
+        except InputError as exc:  # name the stack, not the temp file
+            raise InputError([Problem(p.path, p.key, p.message.replace(str(path), f"{stack}'s nodeInventory"))
+                              for p in exc.problems]) from None
+
+
 @app.command("apply")
 @input_errors_exit_2
 def apply(
@@ -122,16 +137,29 @@ def apply(
 ) -> None:
     """Apply the roles to the nodes of a deployed STACK or of an inventory; exit 1 naming the failing host and task.
 
-    site.yml gives every host `common` and each other role to the group of its name."""
-    from stacks.nodes.runner import PlaybookFailed
+    site.yml gives every host `common` and each other role to the group of its name. Exit 2 before
+    Ansible runs for an inventory Ansible cannot read or that holds no host, and for a --limit that
+    matches no host (the hosts there are listed)."""
+    from stacks.nodes.inventory import inventory_hosts
+    from stacks.nodes.runner import PlaybookFailed, playbook_path
 
     if (stack is None) == (inventory is None):
         raise InputError(Problem("swan nodes apply", "STACK|--inventory", "give exactly one of STACK or --inventory"))
-    if inventory is not None and not Path(inventory).exists():
-        raise InputError(Problem(inventory, "", "inventory file not found"))
-    hosts = stack_inventory(stack) if stack else inventory
+    extravars = parse_extra_vars(extra_vars)
     try:
-        run = apply_nodes(hosts, playbook=playbook, limit=limit, extravars=parse_extra_vars(extra_vars))
+        playbook_path(playbook)
+    except InputError as exc:
+        raise InputError([Problem("--playbook", "", f"{playbook}: {p.message}") for p in exc.problems]) from None
+    # Before Ansible runs: Ansible itself reads the inventory; one it cannot read, one without
+    # hosts or a --limit matching none of them is refused (ansible-playbook would "succeed" on 0 hosts).
+    if stack:
+        hosts = stack_inventory(stack)
+        _check_stack_inventory(stack, hosts, limit)
+    else:
+        hosts = inventory
+        inventory_hosts(inventory, limit, option="--inventory")
+    try:
+        run = apply_nodes(hosts, playbook=playbook, limit=limit, extravars=extravars)
     except PlaybookFailed as failure:
         console.print("[bold red]failed[/] ", end="")
         console.print(str(failure), markup=False, highlight=False)

@@ -2,6 +2,7 @@
 all describe hosts the same way: name, address, user, groups, variables."""
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -135,3 +136,116 @@ def hosts_in_inventory(inventory_path: str | Path, limit: str | None = None) -> 
         groups = {g.name for g in host.get_groups()}
         result[host.name] = ["common"] + [r for r in ROLE_GROUPS if r in groups]
     return result
+
+
+# Run in a child interpreter, so Ansible's warnings (printed once per process) are captured
+# whole and its global state stays out of the CLI: Ansible's own inventory parsing, then its
+# own --limit semantics (InventoryManager.subset, as ansible-playbook applies it).
+_PROBE = r"""
+import json, sys
+try:
+    from ansible.errors import AnsibleError
+    from ansible.inventory.manager import InventoryManager
+    from ansible.parsing.dataloader import DataLoader
+except ImportError as exc:
+    print(json.dumps({"unavailable": str(exc)}))
+    sys.exit(0)
+answer = {}
+try:
+    manager = InventoryManager(loader=DataLoader(), sources=[sys.argv[1]])
+    answer["hosts"] = [h.name for h in manager.get_hosts("all")]
+except AnsibleError as exc:
+    answer["error"] = str(exc).strip().splitlines()[0]
+if len(sys.argv) > 2 and "hosts" in answer:
+    try:
+        manager.subset(sys.argv[2])
+        answer["limited"] = [h.name for h in manager.get_hosts("all")]
+    except AnsibleError as exc:
+        answer["limit_error"] = str(exc).strip().splitlines()[0]
+print(json.dumps(answer))
+"""
+
+# Ansible warnings that only restate that nothing was parsed (the message says that itself).
+_GENERIC = ("Unable to parse ", "No inventory was parsed", "Could not match supplied host pattern",
+            "provided hosts list is empty")
+
+
+def _ansible_reasons(stderr: str) -> list[str]:
+    """The first line of each distinct warning or error Ansible printed about the source; the
+    'auto' plugin's is dropped (it repeats the yaml plugin's)."""
+    reasons: list[str] = []
+    for line in stderr.splitlines():
+        match = re.match(r"\s*\[(?:WARNING|ERROR)\]:\s*(?:\*\s*)?(.*)", line)
+        if not match:
+            continue
+        text = match.group(1).strip()
+        if not text or text.startswith(_GENERIC) or "'auto' plugin" in text:
+            continue
+        text = re.sub(r"^Failed to parse inventory with '(\w+)' plugin: (Failed to parse inventory: )?",
+                      r"\1 plugin: ", text)
+        if text not in reasons:
+            reasons.append(text)
+    return reasons
+
+
+def _shorten(text: str, limit: int = 160) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _some(names: list[str], shown: int = 8) -> str:
+    names = sorted(names)
+    more = len(names) - shown
+    return ", ".join(names[:shown]) + (f" and {more} more" if more > 0 else "")
+
+
+def inventory_hosts(source: str | Path, limit: str | None = None, *, option: str = "--inventory",
+                    timeout: float = 300) -> list[str]:
+    """The hosts Ansible reads from `source` (a file or folder, parsed by Ansible itself in a
+    child process), those matching the Ansible pattern `limit` when given.
+
+    InputError naming `option` (or --limit) when the source is missing, is not an inventory
+    Ansible can read, holds no host, or when `limit` matches none of its hosts (which are
+    listed). When Ansible is not installed nothing is checked and [] is returned."""
+    import json
+    import subprocess
+    import sys
+
+    shown = str(source)
+    path = Path(source)
+    if not path.exists():
+        raise InputError(Problem(option, "", f"{shown}: inventory file not found"))
+    if path.is_dir() and not any(path.iterdir()):
+        raise InputError(Problem(option, "", f"{shown}: an empty folder, not an Ansible inventory"))
+    command = [sys.executable, "-c", _PROBE, str(path)] + ([limit] if limit is not None else [])
+    env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"}
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env,
+                              stdin=subprocess.DEVNULL)
+        answer = json.loads(done.stdout.strip().splitlines()[-1])
+    except subprocess.TimeoutExpired:
+        raise InputError(Problem(option, "", f"{shown}: Ansible did not read it within {timeout:.0f}s")) from None
+    except (IndexError, ValueError):
+        reason = (_ansible_reasons(done.stderr) or [done.stderr.strip().splitlines()[-1:] or "no answer"])[0]
+        raise InputError(Problem(option, "", f"{shown}: Ansible could not read it ({_shorten(str(reason))})")) from None
+    if "unavailable" in answer:
+        return []
+    reasons = _ansible_reasons(done.stderr)
+    if "error" in answer:
+        raise InputError(Problem(option, "", f"{shown}: not an Ansible inventory ({_shorten(answer['error'])})"))
+    hosts = answer["hosts"]
+    if not hosts:
+        unreadable = "Unable to parse" in done.stderr or "Failed to parse" in done.stderr
+        if unreadable or reasons:
+            # the plugin that should have read it says best why not: yaml for .yml, else ini
+            preferred = "yaml plugin:" if path.suffix.lower() in (".yml", ".yaml", ".json") else "ini plugin:"
+            reasons.sort(key=lambda r: not r.startswith(preferred))
+            why = f" ({_shorten(reasons[0])})" if reasons else ""
+            raise InputError(Problem(option, "", f"{shown}: not an Ansible inventory{why}"))
+        raise InputError(Problem(option, "", f"{shown}: holds no hosts (nothing to configure)"))
+    if limit is None:
+        return sorted(hosts)
+    if "limit_error" in answer:
+        raise InputError(Problem("--limit", "", f"{limit!r}: not an Ansible host pattern ({_shorten(answer['limit_error'])})"))
+    if not answer["limited"]:
+        raise InputError(Problem("--limit", "", f"{limit!r} matches no host of {shown} (hosts: {_some(hosts)})"))
+    return sorted(answer["limited"])

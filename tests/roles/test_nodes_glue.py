@@ -97,7 +97,7 @@ def test_cli_bad_input_exits_2_with_the_problem(tmp_path):
     bad_var = runner.invoke(app, ["nodes", "apply", "-i", str(inventory), "-e", "novalue"])
     assert bad_var.exit_code == 2 and "--extra-vars: novalue: expected KEY=VALUE or @FILE" in bad_var.output
     bad_book = runner.invoke(app, ["nodes", "apply", "-i", str(inventory), "--playbook", "sight"])
-    assert bad_book.exit_code == 2 and "sight: playbook: not found" in bad_book.output
+    assert bad_book.exit_code == 2 and "--playbook: sight: not found" in bad_book.output
     assert "Traceback" not in missing.output + bad_var.output + bad_book.output
 
 
