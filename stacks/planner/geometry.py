@@ -136,11 +136,15 @@ def check_demand(model: str, demand: dict[str, int], *, path: str = DEFAULT_PATH
     return {p: total[p] for p in gpu.profiles if p in total}
 
 
+MAX_SESSIONS = 10_000  # per profile on the command line: beyond any course, and the solver stays fast
+
+
 def parse_demand(items: list[str], *, model: str | None = None, path: str = DEFAULT_PATH,
                  key: str = "--demand") -> dict[str, int]:
     """Parse `PROFILE=N` strings into a demand; a profile given twice is summed.
 
-    With `model`, profiles are checked too, so every problem is reported in one go.
+    N is written in ASCII digits, 1 to MAX_SESSIONS per profile. With `model`, profiles are
+    checked too, so every problem is reported in one go.
     """
     problems: list[Problem] = []
     demand: dict[str, int] = {}
@@ -150,10 +154,19 @@ def parse_demand(items: list[str], *, model: str | None = None, path: str = DEFA
         if not sep or not profile or not count:
             problems.append(Problem(path, key, f"{item!r} is not PROFILE=N (for example 1g.5gb=10)"))
             continue
-        if not count.isdigit() or int(count) < 1:
-            problems.append(Problem(path, key, f"{item!r}: count must be a positive integer, got {count!r}"))
+        shown = item if len(item) <= 60 else item[:57] + "..."
+        if not (count.isascii() and count.isdigit()) or not count.strip("0"):
+            problems.append(Problem(path, key, f"{shown!r}: count must be a positive integer (1 to {MAX_SESSIONS}, "
+                                               f"digits 0-9), got {count if len(count) <= 20 else count[:17] + '...'!r}"))
+            continue
+        if len(count.lstrip("0")) > len(str(MAX_SESSIONS)) or int(count) > MAX_SESSIONS:  # no int() of 5000 digits
+            problems.append(Problem(path, key, f"{shown!r}: at most {MAX_SESSIONS} sessions per profile"))
             continue
         demand[profile] = demand.get(profile, 0) + int(count)
+    for profile, count in demand.items():
+        if count > MAX_SESSIONS:
+            problems.append(Problem(path, key, f"{profile}: {count} sessions in all; at most {MAX_SESSIONS} "
+                                               "per profile"))
     if model is not None and demand:
         try:
             demand = check_demand(model, demand, path=path, key=key)
