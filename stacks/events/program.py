@@ -2,9 +2,11 @@
 
 For every environment the plan uses, the event declares, under one `swan:event:CourseEvent`:
 - a StackReference to the environment (cluster ids, kubeconfig, namespaces it exports);
-- its GPU nodes, through that environment's cloud code for pools (a Magnum node group plus a
-  node labeler DaemonSet on OpenStack, an OKE node pool on OCI), labelled and tainted for the
-  event and with the MIG layout the planner chose;
+- its GPU nodes, through the same node-pool components the environment uses (`MagnumNodeGroup`
+  plus a node labeler DaemonSet on OpenStack, `OkeNodePool` on OCI), fed a cluster reference read
+  from the environment's stack outputs and the same provider configuration (`oci:*` /
+  `openstack:*` stack config), labelled and tainted for the event and with the MIG layout the
+  planner chose;
 - in the environment's cluster: a PriorityClass, a ResourceQuota scoped to it (the event's
   seats there) and the event's ConfigMap the hub reads (its GPU flavour, for its role, in its window).
 Every object is the event's own (names carry the event name), so destroying the event stack
@@ -49,17 +51,14 @@ class EventNodes(pulumi.ComponentResource):
 
     def _openstack(self, name: str, args: EventNodesArgs) -> None:
         """A Magnum node group on the environment's cluster, and the labeler that labels and taints its nodes."""
-        import pulumi_openstack as openstack
-
         from stacks.infra import openstack_rules as rules
+        from stacks.infra.openstack_pool import MagnumClusterRef, MagnumNodeGroup, openstack_provider
 
         env, pool = args.environment, objects.node_pool(args.event, args.group)
         assert env.openstack is not None
-        provider = openstack.Provider(f"{name}-openstack", region=env.openstack.region,
-                                      opts=pulumi.ResourceOptions(parent=self))
-        openstack.containerinfra.NodeGroup(
-            f"{name}-nodegroup", cluster_id=args.reference.require_output("clusterId"), **rules.node_group_args(pool),
-            opts=pulumi.ResourceOptions(parent=self, provider=provider))
+        provider = openstack_provider(f"{name}-openstack", env.openstack.region, pulumi.ResourceOptions(parent=self))
+        cluster = MagnumClusterRef.from_stack_outputs(args.reference.require_output)
+        MagnumNodeGroup(f"{name}-nodegroup", cluster, pool, provider, opts=pulumi.ResourceOptions(parent=self))
         # The environment's labeler service account (kube-system/swan-node-labeler) does the work.
         k8s.apps.v1.DaemonSet(
             f"{name}-node-labeler",
@@ -70,37 +69,15 @@ class EventNodes(pulumi.ComponentResource):
 
     def _oci(self, name: str, args: EventNodesArgs) -> None:
         """An OKE node pool on the environment's cluster and node subnet; labels and taints at registration."""
-        import pulumi_oci
-        from pulumi_oci import containerengine
+        from stacks.infra.oci_pool import OkeClusterRef, OkeNodePool, oci_provider
 
-        from stacks.infra import oci_network as net
-
-        env, pool, ref = args.environment, objects.node_pool(args.event, args.group), args.reference
-        oci = env.oci
-        assert oci is not None
-        provider = pulumi_oci.Provider(f"{name}-oci", region=oci.region, opts=pulumi.ResourceOptions(parent=self))
-        subnet = ref.require_output("nodeSubnetId")
-        domains = (pulumi.Output.from_input(list(pool.availability_domains)) if pool.availability_domains
-                   else ref.require_output("availabilityDomains"))
-        shape_config = {"ocpus": pool.ocpus, "memory_in_gbs": pool.memory_gb} if net.is_flex(pool) else None
-        containerengine.NodePool(
-            f"{name}-nodepool", cluster_id=ref.require_output("clusterId"),
-            compartment_id=ref.require_output("compartmentId"), name=pool.name,
-            kubernetes_version=ref.require_output("kubernetesVersion"), node_shape=pool.flavor,
-            node_shape_config=shape_config,
-            node_source_details={"source_type": "IMAGE", "image_id": net.node_image(pool, oci),
-                                 "boot_volume_size_in_gbs": str(oci.boot_volume_gb)},
-            node_config_details={
-                "size": pool.count,
-                "placement_configs": pulumi.Output.all(domains, subnet).apply(
-                    lambda ds: [{"availability_domain": ad, "subnet_id": ds[1]} for ad in ds[0]]),
-                "node_pool_pod_network_option_details": {"cni_type": net.CNI},
-                "is_pv_encryption_in_transit_enabled": True,
-            },
-            initial_node_labels=net.initial_node_labels(pool),
-            node_metadata=net.node_metadata(pool, oci),
-            ssh_public_key=oci.ssh_public_key,
-            opts=pulumi.ResourceOptions(parent=self, provider=provider))
+        env, pool = args.environment, objects.node_pool(args.event, args.group)
+        assert env.oci is not None
+        provider = oci_provider(f"{name}-oci", env.oci.region, pulumi.ResourceOptions(parent=self))
+        # Cluster, compartment, version, subnet and domains from the environment's stack outputs;
+        # images, boot volume, pod range and ssh key from its stack file.
+        cluster = OkeClusterRef.from_stack_outputs(args.reference.require_output, env.oci)
+        OkeNodePool(f"{name}-nodepool", cluster, pool, provider, pulumi.ResourceOptions(parent=self))
 
 
 @dataclass

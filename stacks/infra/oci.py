@@ -1,9 +1,9 @@
 """OCI infrastructure: VCN, gateways, subnets, an OKE cluster and its node pools, and their provider.
 
-The only module that imports pulumi_oci, and only the submodules it uses (the SDK is slow to
-import). Credentials come from the OCI provider's own sources (~/.oci/config, OCI_* variables or
-secret `oci:*` provider config); the stack config only names the region and compartment.
-Pure decisions live in `oci_network`.
+Imports pulumi_oci (only the submodules it uses: the SDK is slow to import); node pools and the
+provider come from `oci_pool`, which course events use too. Credentials come from the OCI
+provider's own sources (~/.oci/config, OCI_* variables or secret `oci:*` provider config); the
+stack config only names the region and compartment. Pure decisions live in `oci_network`.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from stacks.config.model import EnvironmentConfig
 from stacks.infra import Infra
 from stacks.infra import network_policy_controller as npc
 from stacks.infra import oci_network as net
-from stacks.infra.provider_config import provider_settings
+from stacks.infra.oci_pool import OkeClusterRef, OkeNodePool, oci_provider
 
 
 class OciNetwork(pulumi.ComponentResource):
@@ -74,14 +74,11 @@ class OciInfra(pulumi.ComponentResource):
 
     def __init__(self, name: str, cfg: EnvironmentConfig, opts: pulumi.ResourceOptions | None = None):
         super().__init__("swan:infra:Oci", name, None, opts)
-        import pulumi_oci
         from pulumi_oci import containerengine
 
         oci = cfg.oci
         assert oci is not None
-        provider = pulumi_oci.Provider("oci", region=oci.region, **provider_settings(
-            "oci", plain=["auth", "configFileProfile", "tenancyOcid", "userOcid", "fingerprint"],
-            secret=["privateKey"]), opts=pulumi.ResourceOptions(parent=self))
+        provider = oci_provider("oci", oci.region, pulumi.ResourceOptions(parent=self))
         here = pulumi.ResourceOptions(parent=self, provider=provider)
         self.network = OciNetwork("network", cfg, provider, pulumi.ResourceOptions(parent=self))
         subnets = self.network.subnets
@@ -96,26 +93,17 @@ class OciInfra(pulumi.ComponentResource):
                 "add_ons": {"is_kubernetes_dashboard_enabled": False, "is_tiller_enabled": False},
             },
             opts=here)
-        self.node_pools = {}
-        for pool in cfg.node_pools:
-            shape_config = {"ocpus": pool.ocpus, "memory_in_gbs": pool.memory_gb} if net.is_flex(pool) else None
-            self.node_pools[pool.name] = containerengine.NodePool(
-                f"nodepool-{pool.name}", cluster_id=self.cluster.id, compartment_id=oci.compartment_id,
-                name=pool.name, kubernetes_version=oci.kubernetes_version, node_shape=pool.flavor,
-                node_shape_config=shape_config,
-                node_source_details={"source_type": "IMAGE", "image_id": net.node_image(pool, oci),
-                                     "boot_volume_size_in_gbs": str(oci.boot_volume_gb)},
-                node_config_details={
-                    "size": pool.count,
-                    "placement_configs": [{"availability_domain": ad, "subnet_id": subnets["nodes"].id}
-                                          for ad in net.placement_domains(pool, oci)],
-                    "node_pool_pod_network_option_details": {"cni_type": net.CNI},
-                    "is_pv_encryption_in_transit_enabled": True,
-                },
-                initial_node_labels=net.initial_node_labels(pool),
-                node_metadata=net.node_metadata(pool, oci),
-                ssh_public_key=oci.ssh_public_key,
-                opts=here)
+        # What every node pool of this cluster needs (an event fills the same ref from the stack outputs).
+        self.cluster_ref = OkeClusterRef(
+            cluster_id=self.cluster.id, compartment_id=oci.compartment_id, kubernetes_version=oci.kubernetes_version,
+            node_subnet_id=subnets["nodes"].id, availability_domains=list(oci.availability_domains),
+            node_image_id=oci.node_image_id, gpu_node_image_id=oci.gpu_node_image_id,
+            boot_volume_gb=oci.boot_volume_gb, pods_cidr=oci.pods_cidr, ssh_public_key=oci.ssh_public_key)
+        self.node_pools = {
+            pool.name: OkeNodePool(f"nodepool-{pool.name}", self.cluster_ref, pool, provider,
+                                   pulumi.ResourceOptions(parent=self)).node_pool
+            for pool in cfg.node_pools
+        }
         scaled = [pool for pool in cfg.node_pools if net.autoscaled(pool)]
         if scaled:
             # OKE's cluster-autoscaler add-on; workload identity, because pods cannot reach the
@@ -164,15 +152,11 @@ def build(cfg: EnvironmentConfig) -> Infra:
     oci = cfg.oci
     assert oci is not None
     return Infra(provider=infra.provider, kubeconfig=infra.kubeconfig, outputs={
-        "clusterId": infra.cluster.id,
+        **infra.cluster_ref.stack_outputs(),  # what an event's OkeClusterRef is read from
         "clusterName": oci.cluster_name,
-        "compartmentId": oci.compartment_id,
         "region": oci.region,
         "vcnId": infra.network.vcn.id,
-        "nodeSubnetId": infra.network.subnets["nodes"].id,
         "podsCidr": oci.pods_cidr,
-        "availabilityDomains": list(oci.availability_domains),
-        "kubernetesVersion": oci.kubernetes_version,
         "nodeImageId": oci.node_image_id,
         "gpuNodeImageId": oci.gpu_node_image_id,
     })

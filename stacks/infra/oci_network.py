@@ -1,4 +1,4 @@
-"""Pure parts of the OCI (OKE) environment: security lists, route rules, node pool placement and boot.
+"""Pure parts of the OCI (OKE) environment: security lists, route rules, node pool shape and boot.
 
 Network layout (flannel overlay pods, see Oci in stacks.config.clouds):
 - API endpoint subnet (public): 6443 from `apiCidrs` and from the nodes, 12250 from the nodes;
@@ -18,6 +18,7 @@ to the metadata service (fd00:c1::a9fe:a9fe) either.
 from __future__ import annotations
 
 import base64
+from typing import TypeVar
 
 from stacks.config.clouds import METADATA_ADDRESS, NODE_PORTS, Oci
 from stacks.config.model import NodePool
@@ -32,6 +33,7 @@ SSH_PORT = 22
 ANYWHERE = "0.0.0.0/0"
 CNI = "FLANNEL_OVERLAY"
 OKE_INIT_URL = "http://169.254.169.254/opc/v2/instance/metadata/oke_init_script"
+T = TypeVar("T")
 
 
 def _ports(low: int, high: int | None = None) -> dict:
@@ -124,18 +126,13 @@ def route_rules(oci: Oci) -> dict[str, list[dict]]:
     }
 
 
-def placement_domains(pool: NodePool, oci: Oci) -> list[str]:
-    """The pool's own availability domains, else every domain of the environment."""
-    return list(pool.availability_domains or oci.availability_domains)
-
-
 def is_flex(pool: NodePool) -> bool:
     return bool(pool.flavor and pool.flavor.endswith(".Flex"))
 
 
-def node_image(pool: NodePool, oci: Oci) -> str:
+def node_image(pool: NodePool, node_image_id: T, gpu_node_image_id: T) -> T:
     """GPU shapes boot Oracle's GPU image (NVIDIA driver included), the others the plain one."""
-    return oci.gpu_node_image_id if pool.gpu else oci.node_image_id
+    return gpu_node_image_id if pool.gpu else node_image_id
 
 
 def initial_node_labels(pool: NodePool) -> list[dict[str, str]]:
@@ -147,10 +144,10 @@ def kubelet_taints(pool: NodePool) -> str:
     return ",".join(f"{t['key']}={t['value']}:{t['effect']}" for t in pool_taints(pool))
 
 
-def node_user_data(pool: NodePool, oci: Oci) -> str:
-    """cloud-init script of a node: block pods from the metadata service (every boot, before the
-    kubelet), then run OKE's own bootstrap with the pool's taints."""
-    block = f"-s {oci.pods_cidr} -d {METADATA_ADDRESS}/32 -j DROP"
+def node_user_data(pool: NodePool, pods_cidr: str) -> str:
+    """cloud-init script of a node: block pods (`pods_cidr`) from the metadata service (every boot,
+    before the kubelet), then run OKE's own bootstrap with the pool's taints."""
+    block = f"-s {pods_cidr} -d {METADATA_ADDRESS}/32 -j DROP"
     taints = kubelet_taints(pool)
     extra = f' --kubelet-extra-args "--register-with-taints={taints}"' if taints else ""
     return "\n".join([
@@ -176,8 +173,8 @@ def node_user_data(pool: NodePool, oci: Oci) -> str:
     ])
 
 
-def node_metadata(pool: NodePool, oci: Oci) -> dict[str, str]:
-    return {"user_data": base64.b64encode(node_user_data(pool, oci).encode()).decode()}
+def node_metadata(pool: NodePool, pods_cidr: str) -> dict[str, str]:
+    return {"user_data": base64.b64encode(node_user_data(pool, pods_cidr).encode()).decode()}
 
 
 def autoscaled(pool: NodePool) -> bool:

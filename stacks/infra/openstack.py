@@ -1,8 +1,9 @@
 """OpenStack infrastructure: network, router, Magnum cluster and node groups, and their provider.
 
-The only module that imports pulumi_openstack. Credentials come from the provider's own
-environment (OS_CLOUD with clouds.yaml, or OS_AUTH_URL/OS_APPLICATION_CREDENTIAL_* ...); the
-stack config only names the region. Pure decisions live in `openstack_rules`.
+Imports pulumi_openstack; node groups and the provider come from `openstack_pool`, which course
+events use too. Credentials come from the provider's own environment (OS_CLOUD with clouds.yaml,
+or OS_AUTH_URL/OS_APPLICATION_CREDENTIAL_* ...) or `openstack:*` stack config; the stack config
+only names the region. Pure decisions live in `openstack_rules`.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from stacks.config.model import EnvironmentConfig
 from stacks.infra import Infra
 from stacks.infra.openstack_vms import OpenStackVms
 from stacks.infra import openstack_rules as rules
-from stacks.infra.provider_config import provider_settings
+from stacks.infra.openstack_pool import MagnumClusterRef, MagnumNodeGroup, openstack_provider
 
 
 class OpenStackNetwork(pulumi.ComponentResource):
@@ -100,9 +101,7 @@ class OpenStackInfra(pulumi.ComponentResource):
         super().__init__("swan:infra:OpenStack", name, None, opts)
         os_cfg = cfg.openstack
         assert os_cfg is not None
-        provider = openstack.Provider("openstack", region=os_cfg.region, **provider_settings(
-            "openstack", plain=["cloud", "authUrl", "applicationCredentialId"],
-            secret=["applicationCredentialSecret"]), opts=pulumi.ResourceOptions(parent=self))
+        provider = openstack_provider("openstack", os_cfg.region, pulumi.ResourceOptions(parent=self))
         here = pulumi.ResourceOptions(parent=self, provider=provider)
         self.network = OpenStackNetwork("network", cfg, provider, pulumi.ResourceOptions(parent=self))
         self.bastion = (Bastion("bastion", cfg, self.network, provider, pulumi.ResourceOptions(parent=self))
@@ -132,12 +131,12 @@ class OpenStackInfra(pulumi.ComponentResource):
                 depends_on=[self.network.interface], additional_secret_outputs=["kubeconfig"])))
 
         # Magnum fails node groups created at the same time: each one waits for the previous.
+        self.cluster_ref = MagnumClusterRef(cluster_id=self.cluster.id)  # an event's comes from the stack outputs
         previous: pulumi.Resource = self.cluster
-        self.node_groups: dict[str, openstack.containerinfra.NodeGroup] = {}
+        self.node_groups: dict[str, pulumi.CustomResource] = {}
         for pool in extra_pools:
-            group = openstack.containerinfra.NodeGroup(
-                f"nodegroup-{pool.name}", cluster_id=self.cluster.id, **rules.node_group_args(pool),
-                opts=pulumi.ResourceOptions.merge(here, pulumi.ResourceOptions(depends_on=[previous])))
+            group = MagnumNodeGroup(f"nodegroup-{pool.name}", self.cluster_ref, pool, provider, after=[previous],
+                                    opts=pulumi.ResourceOptions(parent=self)).node_group
             self.node_groups[pool.name] = group
             previous = group
 
@@ -167,7 +166,7 @@ def build(cfg: EnvironmentConfig) -> Infra:
     os_cfg = cfg.openstack
     assert os_cfg is not None
     outputs: dict[str, pulumi.Input] = {
-        "clusterId": infra.cluster.id,
+        **infra.cluster_ref.stack_outputs(),  # what an event's MagnumClusterRef is read from
         "clusterName": os_cfg.cluster_name,
         "nodeLabelerImage": os_cfg.node_labeler_image,
         "network": {"networkId": infra.network.network.id, "subnetId": infra.network.subnet.id,

@@ -27,3 +27,17 @@ def provider_settings(namespace: str, plain: list[str], secret: list[str]) -> di
         if (value := config.get_secret(key)) is not None:
             settings[_snake(key)] = value
     return settings
+
+
+# The provider keys each cloud reads from the stack config: (plain, secret). Environment and event
+# stacks build their providers from these alike (stacks.infra.oci_pool / openstack_pool).
+PROVIDER_KEYS: dict[str, tuple[list[str], list[str]]] = {
+    "oci": (["auth", "configFileProfile", "tenancyOcid", "userOcid", "fingerprint"], ["privateKey"]),
+    "openstack": (["cloud", "authUrl", "applicationCredentialId"], ["applicationCredentialSecret"]),
+}
+
+
+def cloud_provider_settings(cloud: str) -> dict[str, pulumi.Input]:
+    """The credentials of `cloud`'s provider that this stack's config sets (`oci:*`, `openstack:*`)."""
+    plain, secret = PROVIDER_KEYS[cloud]
+    return provider_settings(cloud, plain=plain, secret=secret)

@@ -179,7 +179,9 @@ def test_everything_hangs_under_one_course_event_component(renders):
                 parent = by_key[parent].parent
             assert chain[-1] == root, (stack, r.type, r.name)
         components = {r.type for r in resources if not r.custom}
-        assert components <= {"swan:event:CourseEvent", "swan:event:Nodes", "swan:event:Access"}
+        # the pools come from the node-pool components environments use too (tests/stack/test_node_pools.py)
+        assert components <= {"swan:event:CourseEvent", "swan:event:Nodes", "swan:event:Access",
+                              "swan:infra:OkeNodePool", "swan:infra:MagnumNodeGroup"}
 
 
 def test_the_event_declares_nothing_the_environment_declares(renders):

@@ -1,0 +1,77 @@
+"""One Magnum node group, as the environment (stacks.infra.openstack) and course events
+(stacks.events.program) both create it: the one place that decides how a `NodePool` of the config
+becomes an OpenStack resource.
+
+`MagnumNodeGroup` takes a `MagnumClusterRef`, the pool spec and the OpenStack provider
+(`openstack_provider`, credentials from the stack's `openstack:*` config). The environment fills the
+ref from its own cluster; an event from the environment's stack outputs. The node group's inputs
+are `openstack_rules.node_group_args`; the labels and taints also reach the nodes through the
+labeler DaemonSet (`openstack_rules.labeler_daemonset_spec`), which both stacks declare in the
+cluster. pulumi_openstack is imported only when a group or provider is built.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
+from typing import ClassVar
+
+import pulumi
+
+from stacks.config.model import NodePool
+from stacks.infra import openstack_rules as rules
+from stacks.infra.provider_config import cloud_provider_settings
+
+
+@dataclass(frozen=True)
+class MagnumClusterRef:
+    """The Magnum cluster a node group joins."""
+
+    cluster_id: pulumi.Input[str]
+
+    # Fields an event reads from the environment's stack outputs, by output name
+    # (stacks.infra.openstack.build exports them).
+    STACK_OUTPUTS: ClassVar[dict[str, str]] = {"cluster_id": "clusterId"}
+
+    @classmethod
+    def from_stack_outputs(cls, output: Callable[[str], pulumi.Input]) -> MagnumClusterRef:
+        """An event's ref: `output(name)` reads the environment's stack output (`require_output`)."""
+        return cls(**{name: output(key) for name, key in cls.STACK_OUTPUTS.items()})
+
+    def stack_outputs(self) -> dict[str, pulumi.Input]:
+        """What the environment exports so that `from_stack_outputs` can rebuild this ref."""
+        return {key: getattr(self, name) for name, key in self.STACK_OUTPUTS.items()}
+
+
+assert set(MagnumClusterRef.STACK_OUTPUTS) <= {f.name for f in fields(MagnumClusterRef)}
+
+
+def openstack_provider(name: str, region: str | None,
+                       opts: pulumi.ResourceOptions | None = None) -> pulumi.ProviderResource:
+    """The OpenStack provider for `region`, with the credentials the stack config sets
+    (`openstack:cloud`, `openstack:applicationCredentialSecret` ...)."""
+    import pulumi_openstack as openstack
+
+    return openstack.Provider(name, region=region, **cloud_provider_settings("openstack"), opts=opts)
+
+
+class MagnumNodeGroup(pulumi.ComponentResource):
+    """One Magnum node group (flavor, size and autoscaling bounds, role, labels merged with the
+    template's). `after`: resources the group must wait for (Magnum fails node groups created at
+    the same time, so the environment chains its groups).
+
+    The NodeGroup resource carries the component's name and an alias to the component's own parent,
+    where it was created before this component existed, so existing groups are not replaced.
+    """
+
+    node_group: pulumi.CustomResource
+
+    def __init__(self, name: str, cluster: MagnumClusterRef, pool: NodePool, provider: pulumi.ProviderResource,
+                 after: Sequence[pulumi.Resource] = (), opts: pulumi.ResourceOptions | None = None):
+        super().__init__("swan:infra:MagnumNodeGroup", name, None, opts)
+        import pulumi_openstack as openstack
+
+        self.node_group = openstack.containerinfra.NodeGroup(
+            name, cluster_id=cluster.cluster_id, **rules.node_group_args(pool),
+            opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=list(after) or None,
+                                        aliases=[pulumi.Alias(parent=opts.parent if opts else None)]))
+        self.register_outputs({"nodeGroupId": self.node_group.id})
