@@ -4,23 +4,8 @@ Cloud modules are imported only when their cloud is selected: provider SDKs are 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
-import pulumi
-
 from stacks.config.model import EnvironmentConfig
-
-
-@dataclass
-class Infra:
-    """What every cloud hands to the platform layer and exports for event stacks."""
-
-    provider: pulumi.ProviderResource
-    kubeconfig: pulumi.Output[str]
-    outputs: dict[str, pulumi.Input] = field(default_factory=dict)
-    # fixed addresses of the VMs of each `nodes.vmGroups` entry (OpenStack), for the node roles
-    vm_addresses: dict[str, pulumi.Output[list[str]]] = field(default_factory=dict)
-
+from stacks.infra.base import Infra
 
 # StorageClasses each cloud's clusters bring themselves (the render does not show them): kind's
 # local-path `standard` and OKE's block-volume `oci-bv`, both the default class. Magnum brings none;

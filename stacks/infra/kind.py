@@ -10,7 +10,7 @@ import pulumi_kubernetes as k8s
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider
 
 from stacks.config.model import EnvironmentConfig, KindCluster
-from stacks.infra import Infra
+from stacks.infra.base import Infra
 from stacks.infra import kind_cluster
 
 

@@ -11,7 +11,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from stacks.config.model import EnvironmentConfig
-from stacks.infra import Infra
+from stacks.infra.base import Infra
 from stacks.infra import network_policy_controller as npc
 from stacks.infra import oci_network as net
 from stacks.infra.oci_pool import OkeClusterRef, OkeNodePool, oci_provider

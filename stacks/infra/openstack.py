@@ -12,7 +12,7 @@ import pulumi_kubernetes as k8s
 import pulumi_openstack as openstack
 
 from stacks.config.model import EnvironmentConfig
-from stacks.infra import Infra
+from stacks.infra.base import Infra
 from stacks.infra.openstack_vms import OpenStackVms
 from stacks.infra import openstack_rules as rules
 from stacks.infra.openstack_pool import MagnumClusterRef, MagnumNodeGroup, openstack_provider
