@@ -6,7 +6,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from stacks.cli.common import console, err_console
+from stacks.cli.common import console, err_console, name_column
 from stacks.errors import InputError
 
 
@@ -19,7 +19,9 @@ def check(stacks: Optional[list[str]] = typer.Argument(None, help="Stack names (
     if not names:
         err_console.print(f"{config_dir()}: no Pulumi.<stack>.yaml files found", markup=False)
         raise typer.Exit(2)
-    table = Table("stack", "kind", "cloud", "status", title="swan check")
+    table = Table(title="swan check")
+    for column in ("stack", "kind", "cloud", "status"):
+        name_column(table, column)
     failed = False
     loaded = {}
     for name in names:

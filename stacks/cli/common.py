@@ -29,3 +29,37 @@ def input_errors_exit_2(func: F) -> F:
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+ELLIPSIS = "…"
+
+
+def fit(text: str, room: int | None) -> str:
+    """`text` as it is when it fits in `room` columns, else shortened in the middle with '…'
+    (more of the end kept: a type's kind, a path's file name). None: no limit."""
+    if room is None or len(text) <= room:
+        return text
+    if room <= 1:
+        return ELLIPSIS[:max(room, 0)]
+    tail = (room - 1) * 2 // 3
+    head = room - 1 - tail
+    return text[:head] + ELLIPSIS + text[len(text) - tail:]
+
+
+def fit_words(text: str, room: int | None) -> str:
+    """Every space-separated word of `text` that is longer than `room` shortened with `fit`: the
+    text can then wrap between words without a word being cut unmarked."""
+    if room is None:
+        return text
+    return " ".join(fit(word, room) for word in text.split(" "))
+
+
+def name_column(table, header: str, **options) -> None:
+    """A table column of names (stacks, pools, hosts, checks): a name is never split over lines
+    or cut without a mark; when the table is too wide it ends in '…'."""
+    table.add_column(header, no_wrap=True, overflow="ellipsis", **options)
+
+
+def text_column(table, header: str, **options) -> None:
+    """A column of free text: wraps between words; a word too long for the column ends in '…'."""
+    table.add_column(header, overflow="ellipsis", **options)

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from stacks.cli.common import console, input_errors_exit_2
+from stacks.cli.common import console, input_errors_exit_2, name_column, text_column
 from stacks.cli.outputs import atomic_output, output_file_problem
 
 app = typer.Typer(help="Course events: capacity plans and the events timeline.", no_args_is_help=True)
@@ -68,8 +68,8 @@ def print_plan(plan) -> None:
 
     e = plan.event
     head = Table(title=f"{plan.stack or e.name}: {e.title}", show_header=False)
-    head.add_column(style="bold")
-    head.add_column()
+    head.add_column(style="bold", no_wrap=True)
+    text_column(head, "")
     head.add_row("group", e.group)
     head.add_row("sessions", f"{e.sessions} ({e.participants} participants + {e.instructors} instructors)")
     head.add_row("session", f"{e.session.gpu_model} {e.session.profile}, {e.session.cores:g} cores, {e.session.memory}")
@@ -80,12 +80,15 @@ def print_plan(plan) -> None:
     head.add_row("GPUs on whole nodes", str(plan.gpus_provisioned))
     console.print(head)
 
+    # every cell whole, or ending in '…' on a terminal too narrow for the table (nothing wraps mid-name)
     nodes = Table(title="nodes")
-    for column in ("environment", "pool", "nodes x GPUs", "flavor", "sessions"):
-        nodes.add_column(column, justify="right" if column in ("nodes x GPUs", "sessions") else "left",
-                         overflow="fold")
+    name_column(nodes, "environment")
+    name_column(nodes, "pool")
+    name_column(nodes, "nodes x\nGPUs", justify="right")
+    name_column(nodes, "flavor")
+    name_column(nodes, "sessions", justify="right")
     for n in plan.nodes:
-        nodes.add_row(f"{n.environment} ({n.cloud})", n.pool, f"{n.count} x {n.gpus_per_node}", n.flavor or "-",
+        nodes.add_row(f"{n.environment}\n({n.cloud})", n.pool, f"{n.count} x {n.gpus_per_node}", n.flavor or "-",
                       str(n.sessions))
     console.print(nodes)
     for mig_config in dict.fromkeys(n.mig_config for n in plan.nodes):

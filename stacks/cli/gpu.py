@@ -5,7 +5,7 @@ import json
 
 import typer
 
-from stacks.cli.common import console, input_errors_exit_2
+from stacks.cli.common import console, input_errors_exit_2, name_column, text_column
 
 app = typer.Typer(help="GPU capacity planning (MIG packing).", no_args_is_help=True)
 
@@ -63,9 +63,9 @@ def print_plan(result) -> None:
     console.print(f"lower bound: {result.lower_bound} GPUs; plan: {result.gpus} GPUs ({proof})")
 
     layouts = Table(title="layouts")
-    layouts.add_column("GPUs", justify="right")
-    layouts.add_column("instances per GPU", overflow="fold")
-    layouts.add_column("nvidia.com/mig.config", no_wrap=True)
+    layouts.add_column("GPUs", justify="right", no_wrap=True)
+    text_column(layouts, "instances per GPU")
+    name_column(layouts, "nvidia.com/mig.config")
     for count, layout in result.layouts:
         layouts.add_row(str(count), " + ".join(f"{n} x {p}" for p, n in layout.items()),
                         layout_name(result.gpu, layout))

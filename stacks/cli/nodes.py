@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Optional
 
 import typer
 
-from stacks.cli.common import console, input_errors_exit_2
+from stacks.cli.common import console, input_errors_exit_2, name_column
 from stacks.errors import InputError, Problem
 
 if TYPE_CHECKING:
@@ -93,8 +93,9 @@ def _recap(run: "PlaybookRun") -> None:
     from rich.table import Table
 
     table = Table(title=f"{Path(run.playbook).name}: {run.status} in {run.seconds:.0f}s")
-    for column in ("host", "ok", "changed", "failed", "unreachable", "skipped"):
-        table.add_column(column, justify="left" if column == "host" else "right")
+    name_column(table, "host")
+    for column in ("ok", "changed", "failed", "unreachable", "skipped"):
+        table.add_column(column, justify="right", no_wrap=True)
     for host, stats in sorted(run.hosts.items()):
         table.add_row(host, str(stats.ok), str(stats.changed), str(stats.failed), str(stats.unreachable), str(stats.skipped))
     console.print(table)

@@ -132,7 +132,9 @@ class LiveTable:
         from rich.table import Table
 
         table = Table(title="swan verify", expand=False)
-        for col, kw in (("check", {}), ("status", {}), ("seconds", {"justify": "right"}), ("detail", {"overflow": "fold"})):
+        # a check's name whole (or ending in '…' on a very narrow terminal); the detail wraps in full
+        for col, kw in (("check", {"no_wrap": True, "overflow": "ellipsis"}), ("status", {"no_wrap": True}),
+                        ("seconds", {"justify": "right", "no_wrap": True}), ("detail", {"overflow": "fold"})):
             table.add_column(col, **kw)
         for row in self.rows.values():
             table.add_row(*row)
