@@ -85,19 +85,11 @@ def output_file_problem(option: str, path: Optional[PathLike], extensions: Seque
 
 def check_output_files(items: Sequence[tuple[str, Optional[PathLike], Sequence[str]]],
                        problems: list[Problem]) -> None:
-    """Append a problem for every (option, path, extensions) that cannot be written, and one for
-    two options naming the same file."""
-    seen: dict[str, str] = {}
+    """Append a problem for every (option, path, extensions) that cannot be written."""
     for option, path, extensions in items:
         problem = output_file_problem(option, path, extensions)
         if problem is not None:
             problems.append(problem)
-        elif path is not None:
-            key = os.path.realpath(os.fspath(path))
-            if key in seen:
-                problems.append(Problem(option, "", f"{os.fspath(path)}: also given to {seen[key]}; "
-                                                    "name a different file"))
-            seen.setdefault(key, option)
 
 
 def _umask() -> int:
