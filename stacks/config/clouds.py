@@ -50,8 +50,11 @@ class Bastion(Model):
     """The one host reachable by ssh (from `adminCidrs`); nodes are reached through it (`ssh -J`)."""
 
     flavor: str
+    """OpenStack flavor of the bastion server."""
     image: str
+    """Glance image (name) the bastion boots."""
     keypair: str
+    """Nova keypair installed on the bastion."""
 
 
 # Magnum labels SWAN computes from other keys; setting them by hand would bypass those keys.
@@ -68,21 +71,39 @@ class OpenStack(Model):
     """A Magnum cluster on its own network behind a router to `externalNetwork`."""
 
     cluster_name: Name = "swan"
+    """Name of the Magnum cluster; also prefixes the network, router, bastion and VM names."""
     region: str | None = None
-    external_network: str                 # name of the provider network (router gateway, load balancer IPs)
-    network_cidr: Cidr = "10.100.0.0/22"  # the cluster's private subnet
+    """OpenStack region; unset: the provider's own (clouds.yaml or OS_REGION_NAME)."""
+    external_network: str
+    """Name of the provider network: the router's gateway, load balancer and floating IPs."""
+    network_cidr: Cidr = "10.100.0.0/22"
+    """The cluster's private subnet."""
     dns_nameservers: list[str] = []
-    image: str                            # Glance image Magnum boots (a Fedora CoreOS build the driver supports)
+    """DNS servers of the subnet (the first is Magnum's `dns_nameserver`); the bastion may query them."""
+    image: str
+    """Glance image Magnum boots (a Fedora CoreOS build the driver supports)."""
     master_flavor: str
+    """Flavor of the control-plane (master) nodes."""
     master_count: int = Field(3, ge=1, le=7)
+    """Control-plane nodes: an odd number (1, 3, 5, 7), as etcd needs."""
     keypair: str | None = None
+    """Nova keypair of the cluster's nodes and of the VM groups' instances; unset: none."""
     docker_volume_size: int = Field(50, ge=10)
-    api_cidrs: RestrictedCidrs = Field(min_length=1)   # who may reach the Kubernetes API (6443)
-    admin_cidrs: RestrictedCidrs = []                 # ssh (22) to the bastion; empty: no ssh at all
+    """Size in GB of each node's container storage volume (Magnum's docker_volume_size; at least 10)."""
+    api_cidrs: RestrictedCidrs = Field(min_length=1)
+    """Who may reach the Kubernetes API (6443) on its load balancer
+    (Magnum's master_lb_allowed_cidrs); never the whole internet."""
+    admin_cidrs: RestrictedCidrs = []
+    """Who may ssh (22) to the bastion (and the VM groups); empty: no ssh at all; needs a bastion."""
     bastion: Bastion | None = None
-    magnum_labels: dict[str, str] = {}   # site labels for the cluster template (kube_tag, cinder_csi_enabled, ...)
+    """The one host reachable by ssh, from adminCidrs; nodes are reached through it (`ssh -J`)."""
+    magnum_labels: dict[str, str] = {}
+    """Site labels of the cluster template (kube_tag, cinder_csi_enabled, ...); labels SWAN sets from
+    other keys are refused; `cinder_csi_enabled: "true"` adds the default StorageClass swan-cinder."""
     create_timeout_minutes: int = Field(90, ge=10)
+    """Minutes Pulumi waits for Magnum to create the cluster (at least 10)."""
     node_labeler_image: str = "registry.k8s.io/kubectl:v1.31.2"
+    """kubectl image of the DaemonSets that apply each pool's labels and taints to its nodes."""
 
     @field_validator("master_count")
     @classmethod
@@ -113,7 +134,11 @@ class OracleServices(Model):
     (`oci network service list`): nodes reach OCIR, Object Storage and OKE without the internet."""
 
     service_id: Annotated[str, AfterValidator(_ocid("service"))]
+    """OCID of the region's 'All <region> Services in Oracle Services Network'
+    service (`oci network service list`), attached to the service gateway."""
     cidr_label: str = Field(pattern=r"^all-[a-z0-9]+-services-in-oracle-services-network$")
+    """That service's CIDR label, e.g. all-fra-services-in-oracle-services-network,
+    used in route rules and security lists."""
 
 
 class Oci(Model):
@@ -121,28 +146,49 @@ class Oci(Model):
     a private subnet for the nodes (internet through NAT, Oracle services through the service gateway)."""
 
     compartment_id: Annotated[str, AfterValidator(_ocid("compartment"))]
+    """OCID of the compartment every resource is created in."""
     region: str = Field(pattern=r"^[a-z]+-[a-z]+-[0-9]+$")
+    """OCI region, e.g. eu-frankfurt-1."""
     cluster_name: Name = "swan"
-    kubernetes_version: str = Field(pattern=r"^v1\.[0-9]+\.[0-9]+$")   # OKE's exact version, e.g. v1.31.1
+    """Name of the OKE cluster; also prefixes the VCN, gateway and subnet names."""
+    kubernetes_version: str = Field(pattern=r"^v1\.[0-9]+\.[0-9]+$")
+    """OKE's exact Kubernetes version, e.g. v1.31.1: a release of swan:kubernetesVersion."""
     vcn_cidr: Cidr = "10.0.0.0/16"
+    """Address range of the VCN; the three subnets lie inside it."""
     api_subnet_cidr: Cidr = "10.0.0.0/28"
+    """Public subnet of the Kubernetes API endpoint."""
     node_subnet_cidr: Cidr = "10.0.16.0/20"
+    """Private subnet of the nodes (no public addresses)."""
     lb_subnet_cidr: Cidr = "10.0.32.0/24"
-    pods_cidr: Cidr = "10.244.0.0/16"       # flannel overlay, outside the VCN
+    """Public subnet of the load balancers."""
+    pods_cidr: Cidr = "10.244.0.0/16"
+    """Pod addresses of the flannel overlay, outside the VCN; blocked from the metadata service on every node."""
     services_cidr: Cidr = "10.96.0.0/16"
-    availability_domains: list[str] = Field(min_length=1)   # full names, e.g. Uocm:EU-FRANKFURT-1-AD-1
+    """Kubernetes Service addresses, outside the VCN."""
+    availability_domains: list[str] = Field(min_length=1)
+    """Availability domains (full names, e.g. Uocm:EU-FRANKFURT-1-AD-1)
+    node pools are placed in, unless a pool lists its own; at least one."""
     oracle_services: OracleServices
+    """The Oracle Services Network entry of the region, for the service gateway."""
     node_image_id: Annotated[str, AfterValidator(_ocid("image"))]
-    gpu_node_image_id: Annotated[str, AfterValidator(_ocid("image"))]   # an Oracle Linux GPU image
+    """OCID of the OKE node image of CPU pools (an image for kubernetesVersion)."""
+    gpu_node_image_id: Annotated[str, AfterValidator(_ocid("image"))]
+    """OCID of the OKE node image of GPU pools: an Oracle Linux GPU image (NVIDIA driver included)."""
     boot_volume_gb: int = Field(100, ge=50)
+    """Boot volume size of every node in GB (at least 50)."""
     api_cidrs: RestrictedCidrs = Field(min_length=1)
-    admin_cidrs: RestrictedCidrs = []     # ssh (22) to the nodes' private addresses, e.g. the OCI Bastion's
-    ingress_cidrs: list[Cidr] = ["0.0.0.0/0"]  # 80/443 of the ingress load balancer
+    """Who may reach the Kubernetes API endpoint (6443); never the whole internet."""
+    admin_cidrs: RestrictedCidrs = []
+    """Who may ssh (22) to the nodes' private addresses, e.g. the OCI Bastion's range; empty: no ssh."""
+    ingress_cidrs: list[Cidr] = ["0.0.0.0/0"]
+    """Who may reach the ingress load balancer (80 and 443)."""
     ssh_public_key: str | None = None
-    # Flannel (OKE's overlay) does not enforce NetworkPolicies; kube-router in firewall-only mode
-    # does. Turn off only when the cluster gets another enforcing controller (e.g. Calico).
+    """ssh public key installed on the nodes; unset: none."""
     enforce_network_policies: bool = True
+    """Run kube-router (firewall only) so the platform's NetworkPolicies are enforced: flannel,
+    OKE's overlay, does not; turn off only when another controller (e.g. Calico) enforces them."""
     kube_router_image: str = "docker.io/cloudnativelabs/kube-router:v2.2.1"
+    """kube-router image used with enforceNetworkPolicies."""
 
     @model_validator(mode="after")
     def _network_layout(self) -> "Oci":

@@ -31,9 +31,13 @@ class Session(Model):
     """What every participant and instructor gets: a MIG slice (or a whole GPU), cores and memory."""
 
     gpu_model: GpuModelName
-    profile: str = Field(description="MIG profile of gpu_model (e.g. 1g.5gb), or `full` for a whole GPU")
+    """GPU model of the sessions; every environment named must offer it in its eventGpus."""
+    profile: str
+    """MIG profile of gpuModel (e.g. 1g.5gb), or `full` for a whole GPU."""
     cores: float = Field(2, gt=0, le=256)
+    """CPU limit of each session in cores (the request is a quarter of it)."""
     memory: Quantity = "8Gi"
+    """Memory limit of each session (the request is half of it)."""
 
     @field_validator("profile")
     @classmethod
@@ -53,18 +57,29 @@ class Session(Model):
 class Event(Model):
     """One course event: who, when, which session, and where the GPUs come from."""
 
-    name: Name = Field(description="short name, used in node labels, taints and object names")
+    name: Name
+    """Short name (lower-case, at most 40 characters), used in node labels, taints and object names."""
     title: str = Field(min_length=1)
+    """Title shown to participants: it names the event's GPU flavour in SWAN's form."""
     start: AwareDatetime
+    """Start, quoted and with a time zone (e.g. "2026-12-01T09:00:00+01:00")."""
     end: AwareDatetime
-    prewarm: Duration = Field("2h", description="nodes are ready this long before the start")
+    """End, quoted and with a time zone; after start. The event's GPU flavour is offered until then."""
+    prewarm: Duration = "2h"
+    """Nodes are ready this long before the start (ready_by: run `pulumi up` before it); the GPU flavour is
+    offered from then."""
     participants: int = Field(ge=1, le=10000)
+    """Participants, each of whom gets a session (1-10000)."""
     instructors: int = Field(0, ge=0, le=1000)
-    group: str = Field(min_length=1, description="who may use the event's sessions: a Keycloak client role "
-                       "(with the dummy login, a hub group)")
+    """Instructors, who get a session too (0-1000)."""
+    group: str = Field(min_length=1)
+    """Who may use the event's sessions: a Keycloak client role (with the dummy login, a hub group)."""
     session: Session
+    """What every participant and instructor gets."""
     # Last, so that its check sees the session and head count above.
-    environments: list[Name] = Field(min_length=1, description="environment stacks, in order of preference")
+    environments: list[Name] = Field(min_length=1)
+    """Environment stacks the GPUs come from, in order of
+    preference (overflow goes to the next); each named once."""
 
     @field_validator("start", "end", mode="before")
     @classmethod
@@ -108,7 +123,9 @@ class EventConfig(Model):
     """An event stack: `pulumi up -s event-<name>` expands environments, `pulumi destroy` shrinks them."""
 
     kind: Literal["event"] = "event"
+    """Stack kind: `event`, required in an event stack."""
     event: Event
+    """The course event."""
 
     def referenced_stacks(self) -> list[str]:
         """Environment stacks this event reads through StackReferences (rendered first offline)."""

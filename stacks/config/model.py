@@ -20,7 +20,9 @@ from stacks.config.types import (ByteSize, CronSchedule, GpuModelName, Hostname,
 
 class Image(Model):
     name: str
+    """Image repository (registry and path), without the tag."""
     tag: str
+    """Image tag."""
 
 
 class OidcAuth(Model):
@@ -32,19 +34,28 @@ class OidcAuth(Model):
     """
 
     type: Literal["oidc"] = "oidc"
+    """`oidc`: login through Keycloak (SWAN's KeyCloakAuthenticator); required whenever `auth` is written."""
     issuer: str = Field(pattern=r"^https://[^/\s]+(/[^\s]*)?$")
+    """OIDC issuer URL of the Keycloak realm (https://...)."""
     client_id: str
+    """Keycloak client the hub logs in with; access and admin rights are client roles of this client."""
     client_secret: SecretValue
+    """Secret of that client (a Pulumi secret); it reaches the hub in a Kubernetes Secret, never in Helm values."""
     callback_url: str = Field(pattern=r"^https?://[^/\s]+/hub/oauth_callback$")
+    """OAuth callback registered for the client: `https://<hub.host>/hub/oauth_callback`."""
     allowed_roles: list[str] = []
+    """Client roles allowed to log in; empty: anyone the issuer authenticates."""
     admin_role: str = "swan-admins"
-    # The hub user name: a claim of the OIDC user info (oauthenticator's own default, `username`,
-    # is not one Keycloak sends; CERN's SWAN uses `preferred_username`).
+    """Client role that makes a user a hub admin."""
     username_claim: str = "preferred_username"
-    # The numeric user id sessions run with (SWAN's image creates the user with it); a claim of the
-    # OIDC user info, e.g. CERN's `cern_uid`. Without one every user runs as `defaultUid`.
+    """Claim of the OIDC user info that becomes the hub user name (oauthenticator's own
+    default, `username`, is not one Keycloak sends; CERN's SWAN uses `preferred_username`)."""
     uid_claim: str | None = None
+    """Claim of the OIDC user info holding the numeric uid sessions run with (SWAN's image creates the user with
+    it), e.g. CERN's `cern_uid` (a session fails to start without it); unset: every user runs as `defaultUid`."""
     default_uid: int = Field(1000, ge=1000, le=2**31 - 1)
+    """Numeric uid sessions run with when `uidClaim` is unset, and for users
+    that never logged in (the nightly verification's); 1000 or more."""
 
 
 class DummyAuth(Model):
@@ -52,8 +63,12 @@ class DummyAuth(Model):
     Hub groups stand in for Keycloak roles (course events name one)."""
 
     type: Literal["dummy"] = "dummy"
+    """`dummy`: development login, any user name (JupyterHub's
+    DummyAuthenticator); required whenever `auth` is written."""
     password: SecretValue | None = None
+    """The one password every user logs in with (a Pulumi secret); unset: any password is accepted."""
     default_uid: int = Field(1000, ge=1000, le=2**31 - 1)
+    """Numeric uid every session runs with (SWAN's image creates the user with it); 1000 or more."""
 
 
 
@@ -62,8 +77,11 @@ class SoftwareStack(Model):
     SWAN's form offers GPUs only with a release whose name contains `cuda` (e.g. LCG_107_cuda)."""
 
     release: str = Field(pattern=r"^LCG_[0-9A-Za-z_.]+$")
+    """LCG release, e.g. LCG_107 or LCG_107_cuda; sessions use /cvmfs/sft.cern.ch/lcg/views/<release>/<platform>."""
     platform: str = Field(pattern=r"^[a-z0-9_]+-[a-z0-9]+-[a-z0-9]+-[a-z]+$")
+    """Platform of the release, e.g. x86_64-el9-gcc13-opt."""
     label: str | None = None
+    """Text the form shows for this release and platform instead of their names."""
 
     @property
     def cuda(self) -> bool:
@@ -75,9 +93,13 @@ class SessionSize(Model):
     whole GiB (it passes memory to the spawner as `<n>G`, which JupyterHub reads as GiB)."""
 
     name: Name
+    """Name of the size (unique); the nightly verification tries sizes by this name."""
     cores: int = Field(gt=0, le=256)
+    """CPU cores the form offers with this size (a whole number, 1-256)."""
     memory: Quantity
+    """Memory the form offers with this size, in whole GiB (e.g. 8Gi)."""
     default: bool = False
+    """Preselected in the form (at most one size; without one, the first size is the default)."""
 
     @field_validator("memory")
     @classmethod
@@ -96,9 +118,14 @@ class Culling(Model):
     sessions holding a GPU are stopped after `gpuTimeout`, so idle GPUs go back to the pool."""
 
     enabled: bool = True
+    """Run SWAN's culler (swanculler) as hub services, stopping idle sessions."""
     timeout: PositiveDuration = "4h"
+    """Idle time after which a session is stopped."""
     gpu_timeout: PositiveDuration = "1h"
+    """Idle time after which a session holding a GPU is stopped, so idle GPUs go back
+    to the pool; applies only when the environment has GPUs (pools or eventGpus)."""
     every: PositiveDuration = "10m"
+    """How often the culler checks for idle sessions; at most the shorter of the two timeouts."""
 
     @model_validator(mode="after")
     def _checked_often_enough(self) -> "Culling":
@@ -112,8 +139,12 @@ class Culling(Model):
 
 class Tls(Model):
     enabled: bool = False
+    """Serve the hub over HTTPS: cert-manager, a ClusterIssuer and a certificate for the hub's Ingress."""
     issuer: Literal["letsencrypt", "letsencrypt-staging", "selfsigned"] = "letsencrypt"
+    """Where certificates come from: Let's Encrypt (production
+    or staging, HTTP-01 through the ingress) or self-signed."""
     email: str | None = None
+    """ACME account e-mail; required with a Let's Encrypt issuer."""
 
     @model_validator(mode="after")
     def _email_for_acme(self) -> "Tls":
@@ -126,19 +157,30 @@ class Hub(Model):
     """The SWAN chart (JupyterHub) as users see it."""
 
     chart_version: str = "2.3.73"
-    # The SWAN chart is published by CERN; mirror it and point this at the mirror if needed.
+    """Version of the swan Helm chart (SWAN's JupyterHub, cvmfs-csi and eosxd-csi)."""
     chart_repository: str = "oci://registry.cern.ch/swan/charts"
+    """Where the swan chart is pulled from: an oci:// registry path (the chart is `<path>/swan`)
+    or a Helm repository URL; the chart is published by CERN, point this at a mirror if needed."""
     host: Hostname
-    # The newest public SWAN hub image; its Python packages are what tests/session runs the hub with
-    # (tests/session/hub-image-requirements.txt). The swan chart's own default, v3.69, is not public.
+    """DNS name of the hub: the Ingress rule, the TLS certificate and the hub URL (`hubUrl` output)."""
     image: Image = Image(name="gitlab-registry.cern.ch/swan/docker-images/jupyterhub", tag="v3.67")
+    """Hub image: by default the newest public SWAN hub image, whose Python packages tests/session runs the hub
+    with (tests/session/hub-image-requirements.txt); the swan chart's own default, v3.69, is not public."""
     user_image: Image = Image(name="gitlab-registry.cern.ch/swan/docker-images/jupyter/swan", tag="v0.0.54")
+    """Image of user sessions: SWAN's notebook image, whose start scripts create the user and drop to it."""
     auth: DummyAuth | OidcAuth = Field(default_factory=DummyAuth, discriminator="type")
+    """How users log in: `dummy` (development) or `oidc` (Keycloak), chosen by `type`."""
     admins: list[str] = []
+    """Hub admins (user names) with the dummy login; with `oidc`, `auth.adminRole` decides."""
     software: list[SoftwareStack] = Field(min_length=1)
+    """Software stacks SWAN's form offers, in this order (at least one); GPUs need a release whose name
+    contains `cuda`; the nightly verification uses the first (and the first CUDA one for GPUs)."""
     sessions: list[SessionSize] = Field(min_length=1)
+    """Session sizes: the cores and memory choices of SWAN's form (at least one, names unique)."""
     culling: Culling = Culling()
+    """Idle culling of sessions."""
     tls: Tls = Tls()
+    """HTTPS for the hub."""
 
     @field_validator("sessions")
     @classmethod
@@ -151,15 +193,23 @@ class Hub(Model):
 
 class Cvmfs(Model):
     enabled: bool = True
+    """Mount CVMFS at /cvmfs in sessions (the swan chart's cvmfs-csi,
+    cache on the node): where the software stacks come from."""
     repositories: list[str] = ["sft.cern.ch", "sft-nightlies.cern.ch", "cvmfs-config.cern.ch"]
+    """CVMFS repositories mounted (CVMFS_REPOSITORIES), in the cluster and on cvmfs_client hosts."""
     http_proxy: str = "DIRECT"
+    """CVMFS_HTTP_PROXY of the CVMFS clients: a proxy list, or DIRECT for none."""
     cache_quota_mb: int = Field(20000, ge=1000)
+    """CVMFS cache limit per node in MB (CVMFS_QUOTA_LIMIT; at least 1000)."""
 
 
 class EosInstance(Model):
     name: Name
+    """Instance name: its eosxd configuration is `fuse.<name>.conf` (eos_client hosts mount it at /eos/<name>)."""
     host: str
+    """MGM host of the instance (host or host:port)."""
     mount_dir: str = Field(pattern=r"^/eos/[a-z0-9/_-]*/$")
+    """Remote directory mounted, e.g. /eos/user/ (starts with /eos/ and ends with /)."""
 
 
 class Eos(Model):
@@ -168,9 +218,14 @@ class Eos(Model):
     which the session hands to EOS (the node's keytab only serves the mount itself)."""
 
     enabled: bool = False
+    """Mount EOS at /eos in sessions (eosxd CSI), homes on EOS;
+    needs `hub.auth.type: oidc`, instances and a keytab."""
     instances: list[EosInstance] = []
+    """EOS instances mounted (at least one when enabled)."""
     keytab: SecretValue | None = None
+    """sss keytab the EOS mounts authenticate with (a Pulumi secret); required when enabled."""
     token_audience: str = "eos-service"
+    """Audience Keycloak exchanges each user's login token for; the session hands that token to EOS."""
 
 
     @model_validator(mode="after")
@@ -186,35 +241,58 @@ class Home(Model):
     """Where `$HOME` lives when EOS is off: a per-user volume of the cluster's storage class."""
 
     size: ByteSize = "10Gi"
+    """Size of each user's home volume, with a unit (e.g. 10Gi)."""
     storage_class: str | None = None
+    """StorageClass of the home volumes; unset: the cluster's default class."""
 
 
 class Storage(Model):
     cvmfs: Cvmfs = Cvmfs()
+    """CVMFS, where the software stacks come from."""
     eos: Eos = Eos()
+    """EOS storage and EOS homes."""
     home: Home = Home()
+    """Home volumes, used when EOS is off."""
 
 
 class Taint(Model):
     key: str
+    """Taint key."""
     value: str = ""
+    """Taint value (may be empty)."""
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] = "NoSchedule"
+    """What the taint does to pods that do not tolerate it."""
 
 
 class NodePool(Model):
     """A group of identical nodes; the cloud layer turns it into kind workers, a Magnum node group or an OKE node pool."""
 
     name: Name
+    """Pool name (unique): node label `swan.cern.ch/node-pool`, and the Magnum node group or OKE node pool name."""
     count: int = Field(1, ge=0, le=1000)
+    """Nodes in the pool at creation (kind: worker containers);
+    at least 1 on OpenStack, within minCount and maxCount."""
     min_count: int | None = Field(None, ge=0)
+    """Lower autoscaling bound; setting either bound turns on Magnum's autoscaler or
+    OKE's cluster-autoscaler add-on (kind ignores both); at least 1 on OpenStack."""
     max_count: int | None = Field(None, ge=1)
-    flavor: str | None = None        # OpenStack flavor or OCI shape
-    ocpus: float | None = Field(None, gt=0)        # OCI flex shapes
-    memory_gb: float | None = Field(None, gt=0)    # OCI flex shapes
+    """Upper autoscaling bound (see minCount)."""
+    flavor: str | None = None
+    """OpenStack flavor or OCI shape of the nodes; required on those clouds, unused on kind."""
+    ocpus: float | None = Field(None, gt=0)
+    """OCPUs per node of an OCI flex shape (`*.Flex`): required there, refused with other shapes."""
+    memory_gb: float | None = Field(None, gt=0)
+    """Memory per node in GB of an OCI flex shape (`*.Flex`): required there, refused with other shapes."""
     availability_domains: list[str] = []
+    """OCI availability domains the nodes are placed in, among
+    oci.availabilityDomains (empty: all of those); refused on OpenStack."""
     gpu: NodeGpu | None = None
+    """The GPUs of every node: labels for the model and MIG layout, the `nvidia.com/gpu=present:NoSchedule`
+    taint, and the gpu-operator; on OpenStack not in the first pool."""
     labels: dict[str, str] = {}
+    """Extra node labels; `swan.cern.ch/role` also names the Magnum node group role (default `gpu` or `worker`)."""
     taints: list[Taint] = []
+    """Extra node taints (GPU pools get `nvidia.com/gpu=present:NoSchedule` anyway)."""
 
     @model_validator(mode="after")
     def _autoscaling_bounds(self) -> "NodePool":
@@ -232,20 +310,32 @@ class EventGpuOffer(Model):
     GPU model, and how many GPUs of it the cloud quota allows events to add in total."""
 
     model: GpuModelName
-    flavor: str | None = None        # OpenStack flavor / OCI shape giving this GPU
+    """GPU model offered to course events (an event uses the first entry of its model)."""
+    flavor: str | None = None
+    """OpenStack flavor or OCI shape giving this GPU; event nodes are created with it."""
     gpus_per_node: int = Field(1, ge=1, le=16)
+    """GPUs in one node of that flavor (1-16); events add whole nodes."""
     max_gpus: int = Field(ge=0)
+    """GPUs of this model all events together may add here (the cloud quota); an event's
+    plan stays within it and `swan check` warns when overlapping events need more."""
     availability_domains: list[str] = []
+    """OCI availability domains for the event nodes (empty: oci.availabilityDomains)."""
 
 
 class KindCluster(Model):
     """A local kind cluster for development (Docker and the kind CLI on the operator's machine)."""
 
     name: Name = "swan"
+    """Name of the kind cluster."""
     node_image: str = "kindest/node:v1.31.2"
+    """kind node image of every node; it sets the cluster's Kubernetes version."""
     http_port: int = Field(80, ge=1, le=65535)
+    """Host port mapped to port 80 of the control-plane node, where ingress-nginx listens."""
     https_port: int = Field(443, ge=1, le=65535)
+    """Host port mapped to port 443 of the control-plane node (not the same as httpPort)."""
     cvmfs_host_path: str = Field("/var/cvmfs", pattern=r"^/\S*$")
+    """Host folder mounted into every kind node at /var/cvmfs with
+    bidirectional propagation, as the CVMFS CSI node plugin needs."""
 
     @model_validator(mode="after")
     def _two_ports(self) -> "KindCluster":
@@ -256,21 +346,31 @@ class KindCluster(Model):
 
 class Ingress(Model):
     enabled: bool = True
+    """Deploy ingress-nginx and the hub's Ingress (off: no Ingress, no TLS; reach the hub another way)."""
     class_name: str = "nginx"
+    """IngressClass of the hub's Ingress and of the ACME HTTP-01 solver."""
     chart_version: str = "4.11.3"
+    """Version of the ingress-nginx Helm chart."""
 
 
 class Gpu(Model):
     """NVIDIA gpu-operator; deployed only when a node pool declares GPUs."""
 
     operator_version: str = "v24.9.0"
+    """Version of NVIDIA's gpu-operator chart, deployed when the environment has GPU models (pools or eventGpus)."""
     mig_strategy: Literal["mixed", "single"] = "mixed"
+    """gpu-operator MIG strategy: `mixed` exposes each MIG profile as its own resource
+    (nvidia.com/mig-<profile>, what event sessions request), `single` as nvidia.com/gpu."""
 
 
 class Spark(Model):
     enabled: bool = True
+    """Offer Spark on this cluster in SWAN's form: a namespace for
+    executors, per-user driver accounts and their NetworkPolicies."""
     namespace: Name = "spark"
+    """Namespace Spark executors run in."""
     max_executors_per_user: int = Field(10, ge=0)
+    """Sizes the Spark namespace's pod quota: 10 times this value in total (not enforced per user)."""
 
 
 class Monitoring(Model):
@@ -278,42 +378,68 @@ class Monitoring(Model):
     metrics with a hub token, through the hub's NetworkPolicy."""
 
     enabled: bool = False
+    """ServiceMonitors for the hub (and ingress-nginx) and a hub token
+    for Prometheus; needs kube-prometheus-stack's CRDs in the cluster."""
     release_label: str = "kube-prometheus-stack"
+    """Value of the `release` label on the ServiceMonitors, which kube-prometheus-stack selects them by."""
     prometheus_namespace: Name = "monitoring"
+    """Namespace of the Prometheus pods the hub's NetworkPolicy admits to its metrics."""
     prometheus_pod_labels: dict[str, str] = {"app.kubernetes.io/name": "prometheus"}
+    """Labels of those Prometheus pods."""
 
 
 class UserQuota(Model):
     """Caps for the whole user namespace (ResourceQuota) and per container (LimitRange)."""
 
     cpu: Quantity = "200"
+    """CPU cores all sessions together may request and use (ResourceQuota requests.cpu and limits.cpu)."""
     memory: ByteSize = "800Gi"
+    """Memory all sessions together may request and use (requests.memory and limits.memory)."""
     pods: int = Field(200, ge=1)
+    """Pods in the user namespace at most."""
     gpus: int = Field(0, ge=0)
+    """Whole GPUs (requests of nvidia.com/gpu) all sessions together may hold; 0 sets no GPU cap."""
     max_container_cpu: Quantity = "16"
+    """Largest CPU limit one container may have (LimitRange max)."""
     max_container_memory: ByteSize = "64Gi"
+    """Largest memory limit one container may have (LimitRange max)."""
 
 
 class Security(Model):
     user_namespace: Name = "swan-users"
+    """Namespace user sessions run in (Pod Security baseline, deny-all
+    NetworkPolicies, quota); course events publish there too."""
     hub_namespace: Name = "swan"
+    """Namespace of the swan chart (hub, proxy, CSI node plugins; Pod
+    Security privileged) and of the nightly verification CronJob."""
     quota: UserQuota = UserQuota()
-    # where the API server answers (the hub's and Spark sessions' egress); never the whole internet
+    """Caps of the user namespace: a ResourceQuota on sessions outside
+    course events (which have their own) and a LimitRange per container."""
     api_server_cidrs: RestrictedCidrs = Field(["10.96.0.1/32"], min_length=1)
+    """Where the Kubernetes API server answers (ports 443 and 6443): egress the hub
+    and Spark drivers get, and other sessions are denied; never the whole internet."""
     metadata_address: IpAddress = "169.254.169.254"
+    """Cloud instance metadata address user sessions may not reach (169.254.169.254 on OpenStack and OCI)."""
 
 
 class Verification(Model):
     """The nightly in-cluster `swan verify` CronJob (its hub token is generated by the chart)."""
 
     enabled: bool = False
+    """Deploy the nightly `swan verify` CronJob in the hub namespace (the chart generates its hub token)."""
     schedule: CronSchedule = "30 3 * * *"
+    """When it runs: a cron schedule (five fields, or a macro such as @daily)."""
     image: Image = Image(name="registry.example.org/swan/verify", tag="0.1.0")
+    """Image with the `swan` command (built from images/verify/Dockerfile)."""
     max_sessions: int = Field(2, ge=1, le=10)
+    """Session options tried per run at most (1-10): the default size
+    first, then a GPU session per GPU pool, then the other sizes."""
     spawn_timeout: PositiveDuration = "10m"
-    job_deadline: PositiveDuration = "1h"        # the CronJob's activeDeadlineSeconds: the whole run
-    # results as Prometheus metrics (prometheus-pushgateway)
+    """Time a session may take to start (`--spawn-timeout`); shorter than jobDeadline."""
+    job_deadline: PositiveDuration = "1h"
+    """Time the whole run may take (the CronJob's activeDeadlineSeconds)."""
     pushgateway_url: str | None = Field(None, pattern=r"^https?://[^/\s:]+(:[0-9]{1,5})?(/\S*)?$")
+    """Prometheus Pushgateway the results go to as metrics (http(s)://host[:port][/path]); unset: none."""
 
     @model_validator(mode="after")
     def _spawn_fits_the_job(self) -> "Verification":
@@ -329,22 +455,42 @@ class EnvironmentConfig(Model):
     """An environment stack (kind, OpenStack or OCI): everything `pulumi up -s <env>` builds."""
 
     kind: Literal["environment"] = "environment"
+    """Stack kind: `environment` (the default) for an environment stack."""
     cloud: Literal["kind", "openstack", "oci"]
+    """Where the cluster runs: a local kind cluster, OpenStack
+    (Magnum) or OCI (OKE); only that cloud's section may be set."""
     kubernetes_version: str = Field("1.31", pattern=r"^1\.[0-9]+$")
+    """Kubernetes minor version, quoted ("1.31"): charts are templated and objects validated
+    for it, node hosts install it, and oci.kubernetesVersion must be a release of it."""
     kind_cluster: KindCluster | None = None
+    """The local kind cluster (cloud: kind only; defaults when absent)."""
     openstack: OpenStack | None = None
+    """The Magnum cluster and its network (required with cloud: openstack, refused otherwise)."""
     oci: Oci | None = None
+    """The OKE cluster and its VCN (required with cloud: oci, refused otherwise)."""
     node_pools: list[NodePool] = []
+    """Pools of identical worker nodes (names unique); at least one on a cloud, and
+    on OpenStack the first becomes Magnum's default worker group, a CPU pool."""
     event_gpus: list[EventGpuOffer] = []
+    """GPU capacity set aside for course events, per GPU model (not on kind: a kind cluster cannot grow)."""
     hub: Hub
+    """The SWAN hub (JupyterHub through the swan chart) as users see it."""
     storage: Storage = Storage()
+    """What sessions mount: CVMFS, EOS, or a home volume."""
     gpu: Gpu = Gpu()
+    """NVIDIA gpu-operator, deployed only when the environment has GPU models."""
     ingress: Ingress = Ingress()
+    """Ingress controller and the hub's Ingress."""
     spark: Spark = Spark()
+    """Spark on Kubernetes from notebooks."""
     monitoring: Monitoring = Monitoring()
+    """Prometheus scraping through an existing kube-prometheus-stack."""
     security: Security = Security()
+    """Namespaces, quotas and network boundaries of user sessions."""
     verification: Verification = Verification()
+    """The nightly in-cluster verification."""
     nodes: Nodes = Field(default_factory=lambda: Nodes())
+    """Machines outside managed Kubernetes (static hosts, OpenStack VM groups), configured by the Ansible roles."""
 
     @field_validator("kind_cluster")
     @classmethod

@@ -2,6 +2,8 @@
 
 Generated from the pydantic models, so it cannot drift from what `swan check` accepts; the
 committed copy (config/swan-stack.schema.json) is kept in sync by a test and `make schema`.
+Each key's description (the docstring under its field) is the editor's hover help; the same
+texts make the config reference (stacks/config/reference.py, docs/config-reference.md).
 """
 from __future__ import annotations
 

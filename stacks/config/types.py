@@ -215,6 +215,7 @@ class Model(BaseModel):
         extra="forbid",
         coerce_numbers_to_str=True,
         frozen=True,
+        use_attribute_docstrings=True,  # a string literal under a field is its description
     )
 
     @model_validator(mode="before")
@@ -247,8 +248,13 @@ GpuModelName = Literal["A100-40GB", "A100-80GB", "H100-80GB", "H200-141GB", "A30
 
 class NodeGpu(Model):
     model: GpuModelName
+    """GPU model in the node or host; pool nodes are labelled with it (`swan.cern.ch/gpu-model`)."""
     per_node: int = Field(1, ge=1, le=16)
+    """GPUs in each node or host, as its flavor or hardware has them; recorded in the `nodePools` stack
+    output, nothing is sized from it."""
     mig_config: str = "all-disabled"
+    """MIG layout of the GPUs: `all-disabled` (whole GPUs) or a layout of this model from the planner's
+    catalog (`swan gpu pack` prints them); pool nodes get it as `nvidia.com/mig.config`, hosts apply it."""
 
     @model_validator(mode="after")
     def _known_layout(self) -> "NodeGpu":
