@@ -24,8 +24,9 @@ test: $(STAMP)  ## the whole test suite
 bench: $(STAMP)  ## benchmarks (print numbers, assert nothing)
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
-schema: $(STAMP)  ## regenerate config/swan-stack.schema.json from the config models
+schema: $(STAMP)  ## regenerate config/swan-stack.schema.json and docs/config-reference.md from the config models
 	$(BIN)/python -m stacks.config.schema
+	$(BIN)/python -m stacks.config.reference
 
 clean:
 	rm -rf build
