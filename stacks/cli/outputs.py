@@ -92,6 +92,21 @@ def check_output_files(items: Sequence[tuple[str, Optional[PathLike], Sequence[s
             problems.append(problem)
 
 
+def output_folder_problem(option: str, path: Optional[PathLike], *, writable: bool = True) -> Optional[Problem]:
+    """Why `path` cannot be a folder `option` writes into (None: it can; missing folders are
+    created, under a writable existing one). `writable=False`: only that no file is in the way."""
+    if path is None:
+        return None
+    text = os.fspath(path)
+    target = Path(text)
+    existing = _nearest_existing(target)
+    if not existing.is_dir():
+        where = "is a file, not a folder" if existing == target else f"{existing} is not a folder"
+        return Problem(option, "", f"{text}: {where}")
+    reason = _cannot_write_in(existing) if writable else None
+    return Problem(option, "", f"{text}: {reason}") if reason else None
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

@@ -126,6 +126,10 @@ CASES = [
     Case("render --out: a file", ["render", "kind", "--out", "Pulumi.yaml"], "Pulumi.yaml: --out: is a file, not a folder"),
     Case("render: unknown stack", ["render", "nope"], "config/Pulumi.nope.yaml: no such stack config"),
     Case("check: unknown stack", ["check", "nope"], "config/Pulumi.nope.yaml: no such stack config"),
+    Case("charts pull --charts: a file", ["charts", "pull", "kind", "--charts", "Pulumi.yaml"],
+         "--charts: Pulumi.yaml: is a file, not a folder"),
+    Case("charts pull --charts: unwritable, charts missing", ["charts", "pull", "kind", "--charts", "/proc/swan-charts"],
+         "--charts: /proc/swan-charts: cannot write in folder /proc"),
 ]
 
 DOUBLED = re.compile(r"(?:^|\s)(\S+:) \1")  # "--json: --json: ..." or "file: file: ..."
@@ -142,8 +146,9 @@ def test_bad_argument_is_refused(project, case, monkeypatch):
 
 
 def test_the_table_covers_every_command():
-    commands = {" ".join(c.argv[:2]) if c.argv[0] in ("nodes", "gpu", "event") else c.argv[0] for c in CASES}
-    assert commands >= {"nodes apply", "verify", "gpu pack", "event plan", "event timeline", "render", "check"}
+    commands = {" ".join(c.argv[:2]) if c.argv[0] in ("nodes", "gpu", "event", "charts") else c.argv[0] for c in CASES}
+    assert commands >= {"nodes apply", "verify", "gpu pack", "event plan", "event timeline", "render", "check",
+                        "charts pull"}
     assert len(CASES) >= 30
 
 
