@@ -17,7 +17,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, Field, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from stacks.config.types import Cidr, Model, Name, RestrictedCidrs
+from stacks.config.types import Cidr, IpAddress, Model, Name, RestrictedCidrs
 
 METADATA_ADDRESS = "169.254.169.254"  # the instance metadata service on OpenStack (Nova) and OCI (IMDS)
 NODE_PORTS = (30000, 32767)
@@ -78,7 +78,7 @@ class OpenStack(Model):
     """Name of the provider network: the router's gateway, load balancer and floating IPs."""
     network_cidr: Cidr = "10.100.0.0/22"
     """The cluster's private subnet."""
-    dns_nameservers: list[str] = []
+    dns_nameservers: list[IpAddress] = []
     """DNS servers of the subnet (the first is Magnum's `dns_nameserver`); the bastion may query them."""
     image: str
     """Glance image Magnum boots (a Fedora CoreOS build the driver supports)."""

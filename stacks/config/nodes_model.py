@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from stacks.config.types import Model, Name, NodeGpu, SecretValue, unique_names
+from stacks.config.types import HostAddress, Model, Name, NodeGpu, SecretValue, unique_names
 
 # Roles of playbooks/site.yml besides `common`, which every host gets.
 RoleName = Literal["cvmfs_client", "eos_client", "nvidia_gpu", "k8s_node", "node_exporter"]
@@ -36,7 +36,7 @@ class NodeMachine(Model):
 class StaticHost(NodeMachine):
     name: Name
     """Host name in the inventory (unique among static hosts and VM groups)."""
-    address: str = Field(min_length=1)
+    address: HostAddress
     """IP address or DNS name Ansible connects to."""
     user: str = "root"
     """ssh user Ansible connects as."""

@@ -35,6 +35,7 @@ _CHECKED: dict[str, str | None] = {
     "_restricted_cidr": "CIDR, not /0",
     "_not_everything": "together not the whole internet",
     "_ip_address": "IP address",
+    "_host_address": "IP address or host name",
     "_cron_schedule": "cron schedule",
     "_ocid.<locals>.check": "OCID",
     "_secret": None,  # the type, Secret, says it all

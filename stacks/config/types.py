@@ -118,6 +118,16 @@ def _ip_address(value: str) -> str:
         raise ValueError(f"'{value}' is not an IP address (example: 169.254.169.254)") from None
 
 
+def _host_address(value: str) -> str:
+    """An IP address or a DNS name, as ssh takes it."""
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        if re.fullmatch(r"[0-9.]+", value) or not _HOSTNAME.match(value.lower()):
+            raise ValueError(f"'{value}' is neither an IP address nor a DNS host name") from None
+        return value
+
+
 _CRON_FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31), ("month", 1, 12), ("day of week", 0, 7))
 _CRON_NAMES = {3: "jan feb mar apr may jun jul aug sep oct nov dec".split(), 4: "sun mon tue wed thu fri sat".split()}
 _CRON_MACROS = {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
@@ -152,6 +162,7 @@ Cidr = Annotated[str, AfterValidator(_cidr)]
 RestrictedCidr = Annotated[str, AfterValidator(_restricted_cidr)]
 RestrictedCidrs = Annotated[list[RestrictedCidr], AfterValidator(_not_everything)]
 IpAddress = Annotated[str, AfterValidator(_ip_address)]
+HostAddress = Annotated[str, AfterValidator(_host_address)]
 CronSchedule = Annotated[str, AfterValidator(_cron_schedule)]
 Duration = Annotated[str, AfterValidator(_duration)]
 PositiveDuration = Annotated[str, AfterValidator(_duration), AfterValidator(_positive)]

@@ -126,6 +126,13 @@ CASES = [
     check("OpenStack API open by halves", {BAD: edited(OPENSTACK, "apiCidrs: [137.138.0.0/16, 188.184.0.0/15]",
                                                        "apiCidrs: [0.0.0.0/1, 128.0.0.0/1]")},
           "swan:openstack.apiCidrs: 0.0.0.0/1, 128.0.0.0/1 together cover the whole IPv4 internet"),
+    check("DNS server not an IP", {BAD: edited(OPENSTACK, "dnsNameservers: [137.138.16.5, 137.138.17.5]",
+                                               "dnsNameservers: [137.138.16.5, dns.cern.ch]")},
+          "swan:openstack.dnsNameservers[1]: 'dns.cern.ch' is not an IP address"),
+    check("host address neither IP nor name", {BAD: edited(OPENSTACK, "address: 10.100.3.21", "address: 10.100.3.321")},
+          "swan:nodes.static[0].address: '10.100.3.321' is neither an IP address nor a DNS host name"),
+    check("host port out of range", {BAD: edited(OPENSTACK, "address: 10.100.3.21", "address: 10.100.3.21\n        port: 0")},
+          "swan:nodes.static[0].port: Input should be greater than or equal to 1"),
     # -- event stacks -------------------------------------------------------------------------------
     check("event: duplicate key", {BAD: edited(EVENT, "    participants:", "    participants: 10\n    participants:")},
           "swan:event.participants: duplicate key"),
