@@ -138,9 +138,9 @@ class Verification(pulumi.ComponentResource):
         k8s.core.v1.ServiceAccount(SERVICE, metadata=meta(SERVICE, ns), opts=opts_)
         # Cluster checks read nodes, workloads and TLS secrets' certificates; nothing is written.
         k8s.rbac.v1.ClusterRole(SERVICE, metadata=meta(SERVICE), rules=[
-            {"apiGroups": [""], "resources": ["nodes", "pods"], "verbs": ["get", "list"]},
+            {"apiGroups": [""], "resources": ["nodes"], "verbs": ["list"]},
             {"apiGroups": ["apps"], "resources": ["daemonsets", "deployments"], "verbs": ["get", "list"]},
-            {"apiGroups": [""], "resources": ["secrets"], "verbs": ["list"]},
+            {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list"]},  # TLS certificates
         ], opts=opts_)
         k8s.rbac.v1.ClusterRoleBinding(
             SERVICE, metadata=meta(SERVICE),
@@ -153,7 +153,7 @@ class Verification(pulumi.ComponentResource):
             # The course events the hub offers, published in the user namespace: read, nothing more.
             users = cfg.security.user_namespace
             k8s.rbac.v1.Role(f"{SERVICE}-events", metadata=meta(SERVICE, users), rules=[
-                {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list"]}], opts=opts_)
+                {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["list"]}], opts=opts_)
             k8s.rbac.v1.RoleBinding(
                 f"{SERVICE}-events", metadata=meta(SERVICE, users),
                 subjects=[{"kind": "ServiceAccount", "name": SERVICE, "namespace": ns}],
