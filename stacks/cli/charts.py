@@ -7,7 +7,7 @@ from typing import List, Optional
 import typer
 
 from stacks.cli.common import console, err_console, input_errors_exit_2
-from stacks.cli.outputs import output_folder_problem
+from stacks.output_files import output_folder_problem
 
 app = typer.Typer(help="The upstream Helm charts the stacks pin (the chart cache `swan render` reads).",
                   no_args_is_help=True)

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from stacks.cli.common import console, input_errors_exit_2, name_column, text_column
-from stacks.cli.outputs import atomic_output, output_file_problem
+from stacks.output_files import atomic_output, output_file_problem
 
 app = typer.Typer(help="Course events: capacity plans and the events timeline.", no_args_is_help=True)
 

@@ -21,6 +21,7 @@ from typing import Optional, Protocol
 from stacks.errors import InputError, Problem
 from stacks.verify.model import Check, CheckFailed, CheckSkipped
 
+CHECK_NAMES = ("cluster.nodes", "cluster.gpu", "cluster.workloads", "cluster.event-pools", "cluster.tls")
 POOL_LABEL = "swan.cern.ch/node-pool"  # the label stacks.infra.pools puts on every pool's nodes
 GPU_RESOURCE_PREFIXES = ("nvidia.com/gpu", "nvidia.com/mig-")
 

@@ -25,6 +25,9 @@ from stacks.verify.model import Check, CheckFailed, CheckSkipped, Deadline, Flak
 
 # admin:users creates and deletes the test user, admin:servers starts and stops its sessions,
 # access:servers reaches its Jupyter server through the proxy.
+# The checks this group runs (each session adds its own `hub.spawn[<option>]`, ... rows).
+CHECK_NAMES = ("hub.health", "hub.events", "hub.spawn", "hub.execute", "hub.software", "hub.storage", "hub.gpu",
+               "hub.cleanup")
 NEEDED_SCOPES = ("admin:users", "admin:servers", "access:servers")
 # With course events: create the event's group when it does not exist yet, add the test user.
 EVENT_SCOPES = ("admin:groups",)

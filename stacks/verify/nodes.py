@@ -65,6 +65,9 @@ def rows_from_suite_results(results) -> list[CheckResult]:
     return rows
 
 
+CHECK_NAMES = ("nodes.suites",)  # one row `nodes.<suite>@<host>` per suite and host when they run
+
+
 def node_checks(inventory: str, limit: Optional[str] = None, timeout: float = 1800.0,
                 runner: Optional[Callable] = None) -> list[Check]:
     """One check that fans out into a row per host and suite once the suites have run."""

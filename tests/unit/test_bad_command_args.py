@@ -159,18 +159,18 @@ runner = CliRunner()
 def test_verify_results_survive_a_report_that_cannot_be_written(project, monkeypatch):
     """The checks ran; the disk filled up before --json was written: the results go to stdout,
     stderr names the file, the earlier report is untouched, and the checks' exit code stays."""
-    import stacks.cli.verify as verify_cli
+    import stacks.verify.session as verify_session
 
     (project.root / "kc.yaml").write_text(KUBECONFIG)
     (project.root / "out.json").write_text('{"earlier": "report"}\n')
-    real = verify_cli.write_atomic
+    real = verify_session.write_atomic
 
     def disk_full(path, content):
         if str(path).endswith(".json"):
             raise OSError(28, "No space left on device")
         real(path, content)
 
-    monkeypatch.setattr(verify_cli, "write_atomic", disk_full)
+    monkeypatch.setattr(verify_session, "write_atomic", disk_full)
     result = runner.invoke(app, ["verify", "--only", "cluster", "--kubeconfig", "kc.yaml", "--check-timeout", "5",
                                  "--json", "out.json", "--markdown", "out.md"])
     assert result.exit_code == 1, result.output  # cluster.nodes failed (nothing listens): the checks' code
@@ -184,7 +184,7 @@ def test_verify_results_survive_a_report_that_cannot_be_written(project, monkeyp
 
 
 def test_verify_with_every_check_passing_exits_2_when_a_report_is_lost(project, monkeypatch):
-    import stacks.cli.verify as verify_cli
+    import stacks.verify.session as verify_session
     from stacks.verify.cluster import ClusterVerification
     from stacks.verify.model import Check
 
@@ -194,7 +194,7 @@ def test_verify_with_every_check_passing_exits_2_when_a_report_is_lost(project, 
     def denied(path, content):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(verify_cli, "write_atomic", denied)
+    monkeypatch.setattr(verify_session, "write_atomic", denied)
     result = runner.invoke(app, ["verify", "--only", "cluster", "--kubeconfig", "kc.yaml", "--prometheus", "m.prom"])
     assert "1 passed, 0 failed" in result.stdout
     assert "swan_verify_success 1" in result.stdout  # the metrics themselves, on stdout
