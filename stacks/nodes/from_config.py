@@ -5,10 +5,28 @@ tests build the very same inventory.
 """
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Any
 
 from stacks.config.model import EnvironmentConfig
 from stacks.config.nodes_model import NodeMachine
+from stacks.config.types import SECRET_PLACEHOLDER
+from stacks.errors import InputError, Problem
+
+
+def keytab_text(value: str) -> str:
+    """The keytab file's text from the stack's value, which is base64 (as the Kubernetes Secret the
+    EOS CSI driver mounts takes it); the role writes the file itself. Offline the value is the
+    secret placeholder, passed on as it is."""
+    if value == SECRET_PLACEHOLDER:
+        return value
+    try:
+        return base64.b64decode(value, validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        raise InputError(Problem("swan:storage.eos.keytab", "", "must be the keytab file base64-encoded "
+                                 "(pulumi config set --secret --path storage.eos.keytab \"$(base64 -w0 eos.keytab)\")"))\
+            from None
 
 
 def _host(name: str, address: str, user: str, port: int, machine: NodeMachine) -> dict:
@@ -53,7 +71,7 @@ def role_vars(cfg: EnvironmentConfig) -> dict[str, Any]:
             "eos_client_install_packages": install,
             "eos_client_instances": [{"name": i.name, "mgm": i.host, "remote_path": i.mount_dir}
                                      for i in storage.eos.instances],
-            "eos_client_keytab": str(storage.eos.keytab),
+            "eos_client_keytab": keytab_text(str(storage.eos.keytab)),
         })
     if nodes.join:
         variables.update({"k8s_node_join": True, "k8s_node_join_address": nodes.join.address,

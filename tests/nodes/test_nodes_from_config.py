@@ -1,6 +1,7 @@
 """Static hosts and VM groups of a stack become an inventory the roles accept, and a Pulumi resource."""
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import yaml
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from stacks.config import load_stack
+from stacks.errors import InputError
 from stacks.infra.ansible_playbook import AnsiblePlaybookProvider
 from stacks.infra.nodes import inventory
 from stacks.nodes.from_config import node_hosts, role_vars
@@ -118,3 +120,15 @@ def test_k8s_node_hosts_need_join_settings(project):
     result = CliRunner().invoke(app, ["check", "bad"])
     assert result.exit_code == 2
     assert "config/Pulumi.bad.yaml: swan:nodes: join (address, token, caCertHash) is required" in result.stderr
+
+
+def test_the_keytab_reaches_the_hosts_as_the_file_not_as_its_base64():
+    """The stack holds the keytab base64-encoded (the Kubernetes Secret takes it so); the eos_client
+    role writes the file from text, so the hosts must get the decoded keytab."""
+    from stacks.nodes.from_config import keytab_text
+
+    keytab = "0 u:daemon g:daemon n:swan N:1 c:1 e:0 f:0 k:" + "ab" * 32 + "\n"
+    assert keytab_text(base64.b64encode(keytab.encode()).decode()) == keytab
+    assert keytab_text("[secret]") == "[secret]"  # offline renders hold the placeholder
+    with pytest.raises(InputError, match="swan:storage.eos.keytab: must be the keytab file base64-encoded"):
+        keytab_text(keytab)
