@@ -102,14 +102,25 @@ def _recap(run: "PlaybookRun") -> None:
 
 
 def stack_inventory(stack: str) -> dict:
-    """The inventory `pulumi up` applied for STACK (its secret `nodeInventory` output)."""
-    from stacks.pulumi_cli import stack_outputs
+    """The inventory `pulumi up` applied for STACK: its secret `nodeInventory` output, parsed through the
+    stack-output contract (`stacks.stack_outputs.EnvironmentOutputs.node_inventory`)."""
+    from pydantic import ValidationError
 
-    inventory = stack_outputs(stack, "--inventory FILE").get("nodeInventory")
+    from stacks.pulumi_cli import stack_outputs
+    from stacks.stack_outputs import EnvironmentOutputs, output_name, parse_field
+
+    name = output_name(EnvironmentOutputs, "node_inventory")
+    inventory = stack_outputs(stack, "--inventory FILE").get(name)
     if not isinstance(inventory, dict):
-        raise InputError(Problem("STACK", stack, "the stack has no nodeInventory output "
+        raise InputError(Problem("STACK", stack, f"the stack has no {name} output "
                                  "(no swan:nodes in its config, or not deployed yet)"))
-    return inventory
+    try:
+        parsed = parse_field(EnvironmentOutputs, "node_inventory", inventory)
+    except ValidationError as exc:
+        raise InputError([Problem("STACK", ".".join([f"{stack}:{name}", *map(str, e["loc"])]),
+                                  "unknown key" if e["type"] == "extra_forbidden" else e["msg"])
+                          for e in exc.errors()]) from None
+    return parsed.model_dump(mode="json", exclude_unset=True)
 
 
 def _check_stack_inventory(stack: str, inventory: dict, limit: Optional[str]) -> None:

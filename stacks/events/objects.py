@@ -15,34 +15,28 @@ from __future__ import annotations
 import json
 
 from stacks.config.event_model import Event
-from stacks.config.model import EnvironmentConfig, NodePool, Taint
+from stacks.config.model import NodePool, Taint
 from stacks.config.types import NodeGpu, quantity_value
 from stacks.events.plan import EventPlan, NodeGroup, session_resource
 from stacks.infra.pools import EVENT_TAINT_KEY, GPU_TAINT_KEY, POOL_LABEL, pool_labels, pool_taints
-from stacks.planner.mig_parted import layout_name
 from stacks.platform_layer.hub_values import EVENT_LABEL as EVENT_FLAVOUR_LABEL
 from stacks.platform_layer.k8s import meta
+from stacks.stack_outputs import Expectations, pool_expectation
 
 EVENTS_KEY = EVENT_TAINT_KEY  # label and taint of every event node (SWAN's convention)
 EVENT_LABEL = "swan.cern.ch/event"  # which event a node (or session pod) belongs to
 
 
-def verify_expectations(plan: EventPlan) -> dict[str, dict]:
-    """Per environment, what `swan verify` should find on the event's nodes (its `pools` document)."""
+def verify_expectations(plan: EventPlan) -> dict[str, Expectations]:
+    """Per environment, what `swan verify` should find on the event's nodes (its `pools` document), built
+    as the environments build their own pools' (`stacks.stack_outputs.pool_expectation`)."""
     event = plan.event
-    per_gpu = {layout_name(event.session.gpu_model, layout): layout.get(event.session.profile, 0)
-               for _, layout in plan.packed.layouts}
-    documents: dict[str, dict] = {}
+    documents: dict[str, Expectations] = {}
     for group in plan.nodes:
-        pool = node_pool(event, group)
-        documents.setdefault(group.environment, {"pools": []})["pools"].append({
-            "name": group.pool,
-            "event": True,
-            "selector": {POOL_LABEL: group.pool, EVENT_LABEL: event.name},
-            "gpu": {session_resource(event.session): group.gpus * per_gpu[group.mig_config]},
-            "labels": pool_labels(pool),
-            "taints": pool_taints(pool),
-        })
+        pool = pool_expectation(node_pool(event, group), group.count,
+                                selector={POOL_LABEL: group.pool, EVENT_LABEL: event.name}, event=True)
+        pools = [*(documents[group.environment].pools if group.environment in documents else []), pool]
+        documents[group.environment] = Expectations(pools=pools)
     return documents
 
 
@@ -136,11 +130,12 @@ def event_document(event: Event) -> dict:
     }
 
 
-def event_config_map(event: Event, env: EnvironmentConfig) -> dict:
+def event_config_map(event: Event, namespace: str) -> dict:
+    """The event's ConfigMap in the environment's user namespace (where the hub reads events)."""
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": meta(object_name(event), env.security.user_namespace,
+        "metadata": meta(object_name(event), namespace,
                          labels={EVENT_FLAVOUR_LABEL: "true", EVENT_LABEL: event.name}),
         "data": {"event.json": json.dumps(event_document(event), indent=2, sort_keys=True) + "\n"},
     }

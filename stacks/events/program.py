@@ -1,7 +1,9 @@
 """The Pulumi program of an event stack: `pulumi up -s event-<name>` expands, `pulumi destroy` shrinks.
 
 For every environment the plan uses, the event declares, under one `swan:event:CourseEvent`:
-- a StackReference to the environment (cluster ids, kubeconfig, namespaces it exports);
+- a StackReference to the environment, whose outputs are read through the environment's model in
+  `stacks.stack_outputs` (its cloud's cluster reference, region, node labeler image, user namespace
+  and kubeconfig);
 - its GPU nodes, through the same node-pool components the environment uses (`MagnumNodeGroup`
   plus a node labeler DaemonSet on OpenStack, `OkeNodePool` on OCI), fed a cluster reference read
   from the environment's stack outputs and the same provider configuration (`oci:*` /
@@ -11,26 +13,34 @@ For every environment the plan uses, the event declares, under one `swan:event:C
   seats there) and the event's ConfigMap the hub reads (its GPU flavour, for its role, in its window).
 Every object is the event's own (names carry the event name), so destroying the event stack
 removes exactly these and leaves the environment as it was.
+
+What the event declares comes from its plan, and the plan from the environments' stack files
+(`load_environments`): their `eventGpus` offers and clouds decide how many nodes of which flavour go
+where, which must be known when the program declares its resources (and offline, for `swan event
+plan` and `swan check`). Where those resources go in the deployed environment comes from its outputs.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from stacks.config.event_model import Event, EventConfig
-from stacks.config.model import EnvironmentConfig
 from stacks.events import objects
 from stacks.events.plan import EventPlan, NodeGroup, load_environments, plan_event
+from stacks.stack_outputs import ENVIRONMENT_OUTPUTS, EventOutputs, export, stack_reference_reader
+
+# read(field): the environment's stack output of that field of its model, parsed (stack_reference_reader)
+EnvironmentReader = Callable[[str], pulumi.Output]
 
 
 @dataclass
 class EventNodesArgs:
     event: Event
     group: NodeGroup
-    environment: EnvironmentConfig
-    reference: pulumi.StackReference
+    environment: EnvironmentReader
     kubernetes: k8s.Provider
 
 
@@ -39,7 +49,7 @@ class EventNodes(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: EventNodesArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("swan:event:Nodes", name, None, opts)
-        cloud = args.environment.cloud
+        cloud = args.group.cloud
         if cloud == "openstack":
             self._openstack(name, args)
         elif cloud == "oci":
@@ -54,29 +64,27 @@ class EventNodes(pulumi.ComponentResource):
         from stacks.infra import openstack_rules as rules
         from stacks.infra.openstack_pool import MagnumClusterRef, MagnumNodeGroup, openstack_provider
 
-        env, pool = args.environment, objects.node_pool(args.event, args.group)
-        assert env.openstack is not None
-        provider = openstack_provider(f"{name}-openstack", env.openstack.region, pulumi.ResourceOptions(parent=self))
-        cluster = MagnumClusterRef.from_stack_outputs(args.reference.require_output)
+        read, pool = args.environment, objects.node_pool(args.event, args.group)
+        provider = openstack_provider(f"{name}-openstack", read("region"), pulumi.ResourceOptions(parent=self))
+        cluster = MagnumClusterRef.from_stack_outputs(read)
         MagnumNodeGroup(f"{name}-nodegroup", cluster, pool, provider, opts=pulumi.ResourceOptions(parent=self))
         # The environment's labeler service account (kube-system/swan-node-labeler) does the work.
         k8s.apps.v1.DaemonSet(
             f"{name}-node-labeler",
             metadata={"name": f"{rules.LABELER_NAME}-{pool.name}", "namespace": rules.LABELER_NAMESPACE,
                       "labels": {"app.kubernetes.io/managed-by": "swan-iac", objects.EVENT_LABEL: args.event.name}},
-            spec=rules.labeler_daemonset_spec(pool, pool.name, env.openstack.node_labeler_image),
+            spec=rules.labeler_daemonset_spec(pool, pool.name, read("node_labeler_image")),
             opts=pulumi.ResourceOptions(parent=self, provider=args.kubernetes))
 
     def _oci(self, name: str, args: EventNodesArgs) -> None:
         """An OKE node pool on the environment's cluster and node subnet; labels and taints at registration."""
         from stacks.infra.oci_pool import OkeClusterRef, OkeNodePool, oci_provider
 
-        env, pool = args.environment, objects.node_pool(args.event, args.group)
-        assert env.oci is not None
-        provider = oci_provider(f"{name}-oci", env.oci.region, pulumi.ResourceOptions(parent=self))
-        # Cluster, compartment, version, subnet and domains from the environment's stack outputs;
-        # images, boot volume, pod range and ssh key from its stack file.
-        cluster = OkeClusterRef.from_stack_outputs(args.reference.require_output, env.oci)
+        read, pool = args.environment, objects.node_pool(args.event, args.group)
+        provider = oci_provider(f"{name}-oci", read("region"), pulumi.ResourceOptions(parent=self))
+        # Cluster, compartment, version, subnet, domains, images, boot volume, pod range and ssh key:
+        # all from the environment's stack outputs.
+        cluster = OkeClusterRef.from_stack_outputs(read)
         OkeNodePool(f"{name}-nodepool", cluster, pool, provider, pulumi.ResourceOptions(parent=self))
 
 
@@ -84,7 +92,7 @@ class EventNodes(pulumi.ComponentResource):
 class EventAccessArgs:
     event: Event
     sessions: int
-    environment: EnvironmentConfig
+    user_namespace: pulumi.Input[str]  # the environment's, from its `namespaces` output
     kubernetes: k8s.Provider
 
 
@@ -94,17 +102,17 @@ class EventAccess(pulumi.ComponentResource):
     def __init__(self, name: str, args: EventAccessArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("swan:event:Access", name, None, opts)
         here = pulumi.ResourceOptions(parent=self, provider=args.kubernetes)
-        event, env = args.event, args.environment
+        event, users = args.event, args.user_namespace
         priority = objects.priority_class(event)
         priority_class = k8s.scheduling.v1.PriorityClass(
             f"{name}-priority-class", metadata=priority["metadata"], value=priority["value"],
             global_default=priority["globalDefault"], preemption_policy=priority["preemptionPolicy"],
             description=priority["description"], opts=here)
-        quota = objects.resource_quota(event, args.sessions, env.security.user_namespace)
+        quota = objects.resource_quota(event, args.sessions, users)
         k8s.core.v1.ResourceQuota(
             f"{name}-quota", metadata=quota["metadata"], spec=quota["spec"],
             opts=pulumi.ResourceOptions.merge(here, pulumi.ResourceOptions(depends_on=[priority_class])))
-        flavour = objects.event_config_map(event, env)
+        flavour = objects.event_config_map(event, users)
         k8s.core.v1.ConfigMap(
             f"{name}-hub-flavour", metadata=flavour["metadata"], data=flavour["data"],
             opts=pulumi.ResourceOptions.merge(here, pulumi.ResourceOptions(depends_on=[priority_class])))
@@ -113,8 +121,7 @@ class EventAccess(pulumi.ComponentResource):
 
 @dataclass
 class CourseEventArgs:
-    plan: EventPlan
-    environments: dict[str, EnvironmentConfig]
+    plan: EventPlan  # planned from the environments' stack files; the rest comes from their outputs
 
 
 class CourseEvent(pulumi.ComponentResource):
@@ -126,17 +133,18 @@ class CourseEvent(pulumi.ComponentResource):
         here = pulumi.ResourceOptions(parent=self)
         self.references: dict[str, pulumi.StackReference] = {}
         for env_name in dict.fromkeys(group.environment for group in args.plan.nodes):
-            env = args.environments[env_name]
+            groups = [g for g in args.plan.nodes if g.environment == env_name]
             ref = pulumi.StackReference(
                 f"{pulumi.get_organization()}/{pulumi.get_project()}/{env_name}", opts=here)
             self.references[env_name] = ref
-            kubernetes = k8s.Provider(f"{env_name}-k8s", kubeconfig=ref.require_output("kubeconfig"),
+            read = stack_reference_reader(ENVIRONMENT_OUTPUTS[groups[0].cloud], ref)
+            kubernetes = k8s.Provider(f"{env_name}-k8s", kubeconfig=read("kubeconfig"),
                                       enable_server_side_apply=True, opts=here)
-            groups = [g for g in args.plan.nodes if g.environment == env_name]
             for group in groups:
-                EventNodes(f"{env_name}-{group.pool}", EventNodesArgs(event, group, env, ref, kubernetes), here)
+                EventNodes(f"{env_name}-{group.pool}", EventNodesArgs(event, group, read, kubernetes), here)
+            users = read("namespaces").apply(lambda namespaces: namespaces.users)
             EventAccess(f"{env_name}-access",
-                        EventAccessArgs(event, sum(g.sessions for g in groups), env, kubernetes), here)
+                        EventAccessArgs(event, sum(g.sessions for g in groups), users, kubernetes), here)
         self.register_outputs({"event": event.name})
 
 
@@ -145,10 +153,13 @@ def event(cfg: EventConfig) -> None:
     stack = pulumi.get_stack()
     environments = load_environments(cfg.event.environments)
     plan = plan_event(cfg, environments, stack=stack)
-    CourseEvent(cfg.event.name, CourseEventArgs(plan, environments))
+    CourseEvent(cfg.event.name, CourseEventArgs(plan))
     summary = plan.to_json()
-    pulumi.export("event", cfg.event.name)
-    pulumi.export("window", summary["window"])
-    pulumi.export("plan", summary)
-    # Per environment: the `expectations` document for `swan verify` against that cluster.
-    pulumi.export("verifyExpectations", objects.verify_expectations(plan))
+    # Stack outputs: stacks.stack_outputs.EventOutputs (operators read them).
+    export(EventOutputs, {
+        "event": cfg.event.name,
+        "window": summary["window"],
+        "plan": summary,
+        # Per environment: the `expectations` document for `swan verify --expect` against that cluster.
+        "verify_expectations": objects.verify_expectations(plan),
+    })

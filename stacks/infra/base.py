@@ -9,10 +9,11 @@ import pulumi
 
 @dataclass
 class Infra:
-    """What every cloud hands to the platform layer and exports for event stacks."""
+    """What every cloud hands to the platform layer, and its own stack outputs."""
 
     provider: pulumi.ProviderResource
     kubeconfig: pulumi.Output[str]
+    # the cloud's stack outputs, by field name of its model in stacks.stack_outputs (camelCase when exported)
     outputs: dict[str, pulumi.Input] = field(default_factory=dict)
     # fixed addresses of the VMs of each `nodes.vmGroups` entry (OpenStack), for the node roles
     vm_addresses: dict[str, pulumi.Output[list[str]]] = field(default_factory=dict)

@@ -74,4 +74,4 @@ class KindInfra(pulumi.ComponentResource):
 def build(cfg: EnvironmentConfig) -> Infra:
     infra = KindInfra("kind", cfg)
     kc = cfg.kind_cluster or KindCluster()
-    return Infra(provider=infra.provider, kubeconfig=infra.kubeconfig, outputs={"clusterName": kc.name})
+    return Infra(provider=infra.provider, kubeconfig=infra.kubeconfig, outputs={"cluster_name": kc.name})

@@ -93,7 +93,7 @@ class OciInfra(pulumi.ComponentResource):
                 "add_ons": {"is_kubernetes_dashboard_enabled": False, "is_tiller_enabled": False},
             },
             opts=here)
-        # What every node pool of this cluster needs (an event fills the same ref from the stack outputs).
+        # What every node pool of this cluster needs (an event reads the same ref from the stack outputs).
         self.cluster_ref = OkeClusterRef(
             cluster_id=self.cluster.id, compartment_id=oci.compartment_id, kubernetes_version=oci.kubernetes_version,
             node_subnet_id=subnets["nodes"].id, availability_domains=list(oci.availability_domains),
@@ -151,12 +151,9 @@ def build(cfg: EnvironmentConfig) -> Infra:
     infra = OciInfra("oci", cfg)
     oci = cfg.oci
     assert oci is not None
+    # Stack outputs, by field of stacks.stack_outputs.OciOutputs.
     return Infra(provider=infra.provider, kubeconfig=infra.kubeconfig, outputs={
-        **infra.cluster_ref.stack_outputs(),  # what an event's OkeClusterRef is read from
-        "clusterName": oci.cluster_name,
-        "region": oci.region,
-        "vcnId": infra.network.vcn.id,
-        "podsCidr": oci.pods_cidr,
-        "nodeImageId": oci.node_image_id,
-        "gpuNodeImageId": oci.gpu_node_image_id,
+        **infra.cluster_ref.stack_outputs(),  # what an event's OkeClusterRef is read from, all of it
+        "cluster_name": oci.cluster_name,
+        "region": oci.region,  # an event's OCI provider
     })

@@ -4,7 +4,7 @@ both create it: the one place that decides how a `NodePool` of the config become
 `OkeNodePool` takes an `OkeClusterRef` (which cluster, subnet, images ... as Pulumi inputs), the pool
 spec and the OCI provider (`oci_provider`, credentials from the stack's `oci:*` config). The
 environment fills the ref from its own resources; an event from the environment's stack outputs
-(`OkeClusterRef.from_stack_outputs`). Pure decisions (shape config, image, labels, node
+(`OkeClusterRef.from_stack_outputs`), all of them. Pure decisions (shape config, image, labels, node
 bootstrap) live in `oci_network` and `pools`. pulumi_oci is imported only when a pool or provider is
 built (the SDK is slow to import).
 """
@@ -12,19 +12,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
-from typing import ClassVar
 
 import pulumi
 
-from stacks.config.clouds import Oci
 from stacks.config.model import NodePool
 from stacks.infra import oci_network as net
 from stacks.infra.provider_config import cloud_provider_settings
+from stacks.stack_outputs import OkeClusterOutputs
 
 
 @dataclass(frozen=True)
 class OkeClusterRef:
-    """The OKE cluster a node pool joins, and the environment's settings every pool of it shares."""
+    """The OKE cluster a node pool joins, and the environment's settings every pool of it shares. Its
+    fields are the stack outputs `stacks.stack_outputs.OkeClusterOutputs`: the environment exports them, an
+    event reads them back."""
 
     cluster_id: pulumi.Input[str]
     compartment_id: pulumi.Input[str]
@@ -37,31 +38,20 @@ class OkeClusterRef:
     pods_cidr: pulumi.Input[str]  # blocked from the metadata service on every node
     ssh_public_key: pulumi.Input[str] | None = None
 
-    # Fields an event reads from the environment's stack outputs, and the output names the
-    # environment exports them under (stacks.infra.oci.build). The other fields an event still
-    # takes from the environment's stack file.
-    STACK_OUTPUTS: ClassVar[dict[str, str]] = {
-        "cluster_id": "clusterId",
-        "compartment_id": "compartmentId",
-        "kubernetes_version": "kubernetesVersion",
-        "node_subnet_id": "nodeSubnetId",
-        "availability_domains": "availabilityDomains",
-    }
-
     @classmethod
-    def from_stack_outputs(cls, output: Callable[[str], pulumi.Input], oci: Oci) -> OkeClusterRef:
-        """An event's ref: `output(name)` reads the environment's stack output (a StackReference's
-        `require_output`); the rest comes from the environment's config `oci`."""
-        return cls(**{name: output(key) for name, key in cls.STACK_OUTPUTS.items()},
-                   node_image_id=oci.node_image_id, gpu_node_image_id=oci.gpu_node_image_id,
-                   boot_volume_gb=oci.boot_volume_gb, pods_cidr=oci.pods_cidr, ssh_public_key=oci.ssh_public_key)
+    def from_stack_outputs(cls, read: Callable[[str], pulumi.Input]) -> OkeClusterRef:
+        """An event's ref: `read(field)` is the environment's output of that field
+        (`stacks.stack_outputs.stack_reference_reader`)."""
+        return cls(**{f.name: read(f.name) for f in fields(cls)})
 
     def stack_outputs(self) -> dict[str, pulumi.Input]:
-        """What the environment exports so that `from_stack_outputs` can rebuild this ref."""
-        return {key: getattr(self, name) for name, key in self.STACK_OUTPUTS.items()}
+        """What the environment exports (field name -> value) so that `from_stack_outputs` can rebuild this ref."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-assert set(OkeClusterRef.STACK_OUTPUTS) <= {f.name for f in fields(OkeClusterRef)}
+# Every field is a stack output of the environment (stacks.stack_outputs.OkeClusterOutputs), so an event
+# reads the whole ref from the environment's outputs and nothing from its stack file.
+assert {f.name for f in fields(OkeClusterRef)} == set(OkeClusterOutputs.model_fields)
 
 
 def oci_provider(name: str, region: str, opts: pulumi.ResourceOptions | None = None) -> pulumi.ProviderResource:

@@ -165,16 +165,16 @@ def build(cfg: EnvironmentConfig) -> Infra:
     infra = OpenStackInfra("openstack", cfg)
     os_cfg = cfg.openstack
     assert os_cfg is not None
+    # Stack outputs, by field of stacks.stack_outputs.OpenStackOutputs.
     outputs: dict[str, pulumi.Input] = {
         **infra.cluster_ref.stack_outputs(),  # what an event's MagnumClusterRef is read from
-        "clusterName": os_cfg.cluster_name,
-        "nodeLabelerImage": os_cfg.node_labeler_image,
-        "network": {"networkId": infra.network.network.id, "subnetId": infra.network.subnet.id,
-                    "cidr": os_cfg.network_cidr, "externalNetwork": os_cfg.external_network},
+        "cluster_name": os_cfg.cluster_name,
+        "region": os_cfg.region,  # an event's OpenStack provider
+        "node_labeler_image": os_cfg.node_labeler_image,  # an event's labeler DaemonSet
     }
     if infra.bastion is not None:
-        outputs["bastionAddress"] = infra.bastion.floating_ip.address
+        outputs["bastion_address"] = infra.bastion.floating_ip.address
     vm_addresses = infra.vms.addresses if infra.vms else {}
     if vm_addresses:
-        outputs["vmAddresses"] = vm_addresses
+        outputs["vm_addresses"] = vm_addresses
     return Infra(provider=infra.provider, kubeconfig=infra.kubeconfig, outputs=outputs, vm_addresses=vm_addresses)

@@ -13,36 +13,34 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
-from typing import ClassVar
 
 import pulumi
 
 from stacks.config.model import NodePool
 from stacks.infra import openstack_rules as rules
 from stacks.infra.provider_config import cloud_provider_settings
+from stacks.stack_outputs import MagnumClusterOutputs
 
 
 @dataclass(frozen=True)
 class MagnumClusterRef:
-    """The Magnum cluster a node group joins."""
+    """The Magnum cluster a node group joins. Its fields are the stack outputs
+    `stacks.stack_outputs.MagnumClusterOutputs`: the environment exports them, an event reads them back."""
 
     cluster_id: pulumi.Input[str]
 
-    # Fields an event reads from the environment's stack outputs, by output name
-    # (stacks.infra.openstack.build exports them).
-    STACK_OUTPUTS: ClassVar[dict[str, str]] = {"cluster_id": "clusterId"}
-
     @classmethod
-    def from_stack_outputs(cls, output: Callable[[str], pulumi.Input]) -> MagnumClusterRef:
-        """An event's ref: `output(name)` reads the environment's stack output (`require_output`)."""
-        return cls(**{name: output(key) for name, key in cls.STACK_OUTPUTS.items()})
+    def from_stack_outputs(cls, read: Callable[[str], pulumi.Input]) -> MagnumClusterRef:
+        """An event's ref: `read(field)` is the environment's output of that field
+        (`stacks.stack_outputs.stack_reference_reader`)."""
+        return cls(**{f.name: read(f.name) for f in fields(cls)})
 
     def stack_outputs(self) -> dict[str, pulumi.Input]:
-        """What the environment exports so that `from_stack_outputs` can rebuild this ref."""
-        return {key: getattr(self, name) for name, key in self.STACK_OUTPUTS.items()}
+        """What the environment exports (field name -> value) so that `from_stack_outputs` can rebuild this ref."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-assert set(MagnumClusterRef.STACK_OUTPUTS) <= {f.name for f in fields(MagnumClusterRef)}
+assert {f.name for f in fields(MagnumClusterRef)} == set(MagnumClusterOutputs.model_fields)
 
 
 def openstack_provider(name: str, region: str | None,

@@ -1,8 +1,11 @@
-"""The nightly in-cluster run of `swan verify` as a CronJob.
+"""The nightly in-cluster run of `swan verify` as a CronJob, and the stack's `verify` output.
 
 It tries the default session, one GPU session per GPU pool and, while a course event is open,
 the event's GPU flavour as a member of the event's group (the events are read from the user
-namespace, where the event stacks publish them for the hub).
+namespace, where the event stacks publish them for the hub). Its cluster checks run against the
+environment's expectations (`cluster_expectations`: every pool with its GPU resources, labels and
+taints; the platform's namespaces; the hub's TLS secret), mounted as `expect.yaml`; the `verify`
+output (`verify_output`) carries the same document for `swan verify STACK`.
 
 The hub registers a `swan-verify` service whose API token the Zero-to-JupyterHub chart
 generates and keeps in its `hub` Secret, so no token passes through Pulumi state or config.
@@ -14,11 +17,15 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from stacks import yaml_text
-from stacks.config.model import EnvironmentConfig
+from stacks.config.model import EnvironmentConfig, NodePool
 from stacks.config.types import duration_seconds
+from stacks.infra import network_policy_controller as npc
+from stacks.infra import openstack_rules
+from stacks.platform_layer.gpu import NAMESPACE as GPU_NAMESPACE
 from stacks.platform_layer.k8s import PlatformArgs, child, meta
 from stacks.platform_layer.gpu_flavours import flavours
 from stacks.platform_layer.swan_form import api_user_options
+from stacks.stack_outputs import Expectations, SecretRef, pool_expectation
 
 LCG_VIEWS = "/cvmfs/sft.cern.ch/lcg/views"  # where SWAN's spawner (lcg_view_path) finds LCG releases
 
@@ -27,6 +34,10 @@ SERVICE = "swan-verify"
 SESSIONS_CONFIG_MAP = "swan-verify-sessions"  # the SWAN user options of each session tried
 SESSIONS_FILE = "/etc/swan-verify/sessions.yaml"
 EVENT_SESSION_FILE = "/etc/swan-verify/event-session.yaml"  # the user options of an event session
+EXPECT_FILE = "/etc/swan-verify/expect.yaml"  # the cluster expectations (`--expect`)
+# The hub's certificate, issued by cert-manager for its Ingress (stacks.platform_layer.hub.TLS_SECRET,
+# named here again because hub imports this module; a test keeps the two equal).
+TLS_SECRET = "swan-tls"
 # What the verification needs from the hub: create and remove a test user, start and use its server;
 # where it tries course events, also put the user in an event's group.
 SCOPES = ["admin:users", "admin:servers", "access:servers"]
@@ -82,6 +93,56 @@ def software_paths(cfg: EnvironmentConfig) -> list[str]:
     return [f"{LCG_VIEWS}/{sw.release}/{sw.platform}" for sw in cfg.hub.software]
 
 
+def pool_nodes(cfg: EnvironmentConfig, pool: NodePool) -> int:
+    """The fewest nodes the pool has: its autoscaler's lower bound (`minCount`, else `count`); kind has
+    exactly `count` workers."""
+    return pool.count if cfg.cloud == "kind" or pool.min_count is None else pool.min_count
+
+
+def workload_namespaces(cfg: EnvironmentConfig) -> list[str]:
+    """Where the stack runs DaemonSets and Deployments: the platform's namespaces (hub and its charts'
+    CSI plugins, ingress-nginx, cert-manager, the gpu-operator) and kube-system where the cloud layer
+    adds its agents (the OpenStack node labelers, kube-router on OCI). A test checks that every workload
+    of every render is in one of them."""
+    found = [cfg.security.hub_namespace]
+    if cfg.ingress.enabled:
+        found.append("ingress-nginx")
+        if cfg.hub.tls.enabled:
+            found.append("cert-manager")
+    if cfg.gpu_models:
+        found.append(GPU_NAMESPACE)
+    if cfg.cloud == "openstack":
+        found.append(openstack_rules.LABELER_NAMESPACE)
+    elif cfg.cloud == "oci" and cfg.oci is not None and cfg.oci.enforce_network_policies:
+        found.append(npc.NAMESPACE)
+    return sorted(set(found))
+
+
+def cluster_expectations(cfg: EnvironmentConfig) -> Expectations:
+    """What `swan verify`'s cluster checks should find in the environment: every node pool with its labels,
+    taints and the GPU resources of its fewest nodes (`nvidia.com/gpu`, or `nvidia.com/mig-<profile>`
+    per device of its MIG layout), the namespaces of its workloads, and the hub's TLS secret."""
+    tls = [SecretRef(namespace=cfg.security.hub_namespace, name=TLS_SECRET)] \
+        if cfg.ingress.enabled and cfg.hub.tls.enabled else []
+    return Expectations(pools=[pool_expectation(pool, pool_nodes(cfg, pool)) for pool in cfg.node_pools],
+                        namespaces=workload_namespaces(cfg), tls_secrets=tls)
+
+
+def verify_output(cfg: EnvironmentConfig, hub_url: pulumi.Input[str]) -> dict:
+    """The stack's `verify` output (`stacks.stack_outputs.VerifySettings`): what `swan verify STACK` needs
+    besides the kubeconfig and the node inventory, which are outputs of their own (secrets)."""
+    settings: dict = {
+        "hub_url": hub_url,
+        "profiles": session_profiles(cfg),
+        "session_options": session_options(cfg),
+        "software_paths": software_paths(cfg)[:1] if cfg.storage.cvmfs.enabled else [],
+        "expectations": cluster_expectations(cfg),
+    }
+    if event_session_options(cfg):
+        settings.update(events_namespace=cfg.security.user_namespace, event_options=event_session_options(cfg))
+    return settings
+
+
 def verify_command(cfg: EnvironmentConfig, stack: str) -> list[str]:
     v = cfg.verification
     command = ["swan", "verify", "--only", "hub,cluster",
@@ -90,7 +151,7 @@ def verify_command(cfg: EnvironmentConfig, stack: str) -> list[str]:
                "--spawn-timeout", str(duration_seconds(v.spawn_timeout))]
     for profile in session_profiles(cfg):
         command += ["--profile", profile]
-    command += ["--session-options", SESSIONS_FILE]
+    command += ["--session-options", SESSIONS_FILE, "--expect", EXPECT_FILE]
     if event_session_options(cfg):
         command += ["--events-namespace", cfg.security.user_namespace, "--event-options", EVENT_SESSION_FILE]
     if cfg.storage.cvmfs.enabled:
@@ -147,7 +208,9 @@ class Verification(pulumi.ComponentResource):
             subjects=[{"kind": "ServiceAccount", "name": SERVICE, "namespace": ns}],
             role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": SERVICE},
             opts=opts_)
-        files = {SESSIONS_FILE.rsplit("/", 1)[1]: yaml_text.dump(session_options(cfg))}
+        files = {SESSIONS_FILE.rsplit("/", 1)[1]: yaml_text.dump(session_options(cfg)),
+                 EXPECT_FILE.rsplit("/", 1)[1]: yaml_text.dump(
+                     cluster_expectations(cfg).model_dump(mode="json", exclude_unset=True))}
         if event_session_options(cfg):
             files[EVENT_SESSION_FILE.rsplit("/", 1)[1]] = yaml_text.dump(event_session_options(cfg))
             # The course events the hub offers, published in the user namespace: read, nothing more.

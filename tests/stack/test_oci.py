@@ -202,13 +202,14 @@ def test_cluster_and_autoscaler(out, cfg):
 
 
 def test_outputs_tell_event_stacks_where_to_add_node_pools(out, cfg):
+    """Everything an event's OkeClusterRef and provider need is an output (stacks.stack_outputs.OciOutputs)."""
     outputs = out.outputs
     oci = cfg.oci
     expected = {"cloud": "oci", "clusterId": "cluster-id", "compartmentId": oci.compartment_id,
                 "nodeSubnetId": "subnet-nodes-id", "availabilityDomains": oci.availability_domains,
-                "kubernetesVersion": oci.kubernetes_version, "region": oci.region, "vcnId": "vcn-id",
+                "kubernetesVersion": oci.kubernetes_version, "region": oci.region,
                 "nodeImageId": oci.node_image_id, "gpuNodeImageId": oci.gpu_node_image_id,
-                "podsCidr": oci.pods_cidr}
+                "podsCidr": oci.pods_cidr, "bootVolumeGb": oci.boot_volume_gb, "sshPublicKey": oci.ssh_public_key}
     assert {k: outputs[k] for k in expected} == expected
 
 

@@ -137,14 +137,13 @@ def test_platform_provider_gets_the_cluster_kubeconfig_as_a_secret(out):
 
 
 def test_outputs_tell_event_stacks_where_to_add_node_groups(out, cfg):
+    """What an event's MagnumClusterRef, provider and labeler need (stacks.stack_outputs.OpenStackOutputs)."""
     outputs = out.outputs
     assert outputs["cloud"] == "openstack"
     assert outputs["clusterId"] == "cluster-id"
-    assert outputs["network"] == {"networkId": "network-id", "subnetId": "subnet-id",
-                                  "cidr": cfg.openstack.network_cidr,
-                                  "externalNetwork": cfg.openstack.external_network}
-    assert outputs["eventGpus"][0]["model"] == "A100-40GB"
+    assert outputs["region"] == cfg.openstack.region
     assert outputs["nodeLabelerImage"] == cfg.openstack.node_labeler_image  # event groups need labelling too
+    assert outputs["namespaces"]["users"] == cfg.security.user_namespace  # the event's quota and ConfigMap
 
 
 def test_every_kubernetes_object_passes_strict_schema(out, cfg):

@@ -34,6 +34,10 @@ CLOUD_SPECIFIC = [
      "Spark drivers may reach exactly that cloud's API server addresses (security.apiServerCidrs)"),
     ("kubernetes:helm.sh/v3:Release", "swan", ("values", "jupyterhub", "hub", "networkPolicy", "egress", 1, "to"),
      "the hub reaches that cloud's API server addresses (security.apiServerCidrs), which may be private"),
+    ("kubernetes:core/v1:ConfigMap", "sessions", ("data", "expect.yaml"),
+     "the nightly check's cluster expectations: a kind pool has exactly `count` workers, an OpenStack or OCI "
+     "pool may autoscale down to `minCount` (the GPU resources expected are those of its fewest nodes), and "
+     "the cloud layer's own agents in kube-system (node labelers, kube-router) are checked there"),
 ]
 
 PLATFORM_KEYS = ("kubernetesVersion", "nodePools", "hub", "storage", "gpu", "ingress", "spark", "monitoring",
