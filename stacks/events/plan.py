@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from stacks.config.event_model import Event, EventConfig, Session
 from stacks.config.model import EnvironmentConfig, EventGpuOffer
+from stacks.infra.clouds import cloud_of, growable
 from stacks.planner.pack import PackResult
 
 
@@ -106,9 +107,9 @@ def load_environments(names: list[str]) -> dict[str, EnvironmentConfig]:
 
 def event_offer(name: str, env: EnvironmentConfig, model: str, profile: str) -> EventGpuOffer:
     """The environment's offer for `model`, or a PlanError saying why the event cannot use it."""
-    if env.cloud == "kind":
-        raise PlanError(f"environment '{name}' is a kind cluster: it cannot grow, so events cannot add GPU "
-                        "nodes there; name an OpenStack or OCI environment")
+    if not cloud_of(env).can_grow_for_events:
+        raise PlanError(f"environment '{name}' is a {cloud_of(env).title} cluster: it cannot grow, so events "
+                        f"cannot add GPU nodes there; name an {' or '.join(c.title for c in growable())} environment")
     offer = next((o for o in env.event_gpus if o.model == model), None)
     if offer is None:
         offered = ", ".join(o.model for o in env.event_gpus) or "nothing"

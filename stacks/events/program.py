@@ -4,8 +4,9 @@ For every environment the plan uses, the event declares, under one `swan:event:C
 - a StackReference to the environment, whose outputs are read through the environment's model in
   `stacks.stack_outputs` (its cloud's cluster reference, region, node labeler image, user namespace
   and kubeconfig);
-- its GPU nodes, through the same node-pool components the environment uses (`MagnumNodeGroup`
-  plus a node labeler DaemonSet on OpenStack, `OkeNodePool` on OCI), fed a cluster reference read
+- its GPU nodes, through the same node-pool components the environment uses (its cloud's
+  `event_node_pool` in the registry, stacks.infra.clouds: `MagnumNodeGroup` plus a node labeler
+  DaemonSet on OpenStack, `OkeNodePool` on OCI), fed a cluster reference read
   from the environment's stack outputs and the same provider configuration (`oci:*` /
   `openstack:*` stack config), labelled and tainted for the event and with the MIG layout the
   planner chose;
@@ -30,6 +31,7 @@ import pulumi_kubernetes as k8s
 from stacks.config.event_model import Event, EventConfig
 from stacks.events import objects
 from stacks.events.plan import EventPlan, NodeGroup, load_environments, plan_event
+from stacks.infra.clouds import cloud_of
 from stacks.stack_outputs import ENVIRONMENT_OUTPUTS, EventOutputs, export, stack_reference_reader
 
 # read(field): the environment's stack output of that field of its model, parsed (stack_reference_reader)
@@ -49,43 +51,11 @@ class EventNodes(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: EventNodesArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("swan:event:Nodes", name, None, opts)
-        cloud = args.group.cloud
-        if cloud == "openstack":
-            self._openstack(name, args)
-        elif cloud == "oci":
-            self._oci(name, args)
-        else:  # the config checks stop this earlier; kept for programs fed other configs
-            raise ValueError(f"environment {args.group.environment} is a {cloud} cluster, which cannot grow; "
-                             "events need an OpenStack or OCI environment")
+        # The cloud's own pool component (stacks.infra.clouds); the config checks stop clouds that cannot grow.
+        cloud_of(args.group.cloud).create_event_node_pool(
+            name, objects.node_pool(args.event, args.group), args.environment, args.kubernetes,
+            {objects.EVENT_LABEL: args.event.name}, self)
         self.register_outputs({"pool": args.group.pool, "nodes": args.group.count})
-
-    def _openstack(self, name: str, args: EventNodesArgs) -> None:
-        """A Magnum node group on the environment's cluster, and the labeler that labels and taints its nodes."""
-        from stacks.infra import openstack_rules as rules
-        from stacks.infra.openstack_pool import MagnumClusterRef, MagnumNodeGroup, openstack_provider
-
-        read, pool = args.environment, objects.node_pool(args.event, args.group)
-        provider = openstack_provider(f"{name}-openstack", read("region"), pulumi.ResourceOptions(parent=self))
-        cluster = MagnumClusterRef.from_stack_outputs(read)
-        MagnumNodeGroup(f"{name}-nodegroup", cluster, pool, provider, opts=pulumi.ResourceOptions(parent=self))
-        # The environment's labeler service account (kube-system/swan-node-labeler) does the work.
-        k8s.apps.v1.DaemonSet(
-            f"{name}-node-labeler",
-            metadata={"name": f"{rules.LABELER_NAME}-{pool.name}", "namespace": rules.LABELER_NAMESPACE,
-                      "labels": {"app.kubernetes.io/managed-by": "swan-iac", objects.EVENT_LABEL: args.event.name}},
-            spec=rules.labeler_daemonset_spec(pool, pool.name, read("node_labeler_image")),
-            opts=pulumi.ResourceOptions(parent=self, provider=args.kubernetes))
-
-    def _oci(self, name: str, args: EventNodesArgs) -> None:
-        """An OKE node pool on the environment's cluster and node subnet; labels and taints at registration."""
-        from stacks.infra.oci_pool import OkeClusterRef, OkeNodePool, oci_provider
-
-        read, pool = args.environment, objects.node_pool(args.event, args.group)
-        provider = oci_provider(f"{name}-oci", read("region"), pulumi.ResourceOptions(parent=self))
-        # Cluster, compartment, version, subnet, domains, images, boot volume, pod range and ssh key:
-        # all from the environment's stack outputs.
-        cluster = OkeClusterRef.from_stack_outputs(read)
-        OkeNodePool(f"{name}-nodepool", cluster, pool, provider, pulumi.ResourceOptions(parent=self))
 
 
 @dataclass

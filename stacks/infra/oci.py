@@ -147,6 +147,12 @@ class NetworkPolicyController(pulumi.ComponentResource):
         self.register_outputs({})
 
 
+def agent_namespaces(cfg: EnvironmentConfig) -> list[str]:
+    """Where the OCI layer runs its own agents: kube-router, when it enforces NetworkPolicies
+    (registry: stacks.infra.clouds)."""
+    return [npc.NAMESPACE] if cfg.oci is not None and cfg.oci.enforce_network_policies else []
+
+
 def build(cfg: EnvironmentConfig) -> Infra:
     infra = OciInfra("oci", cfg)
     oci = cfg.oci

@@ -100,3 +100,13 @@ class OkeNodePool(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, provider=provider,
                                         aliases=[pulumi.Alias(parent=opts.parent if opts else None)]))
         self.register_outputs({"nodePoolId": self.node_pool.id})
+
+
+def event_node_pool(name: str, pool: NodePool, read: Callable[[str], pulumi.Output],
+                    kubernetes: pulumi.ProviderResource, labels: dict[str, str], parent: pulumi.Resource) -> None:
+    """A course event's pool on an environment's cluster and node subnet (registry: stacks.infra.clouds): an
+    OKE node pool, labelled and tainted at registration. Cluster, compartment, version, subnet, domains,
+    images, boot volume, pod range and ssh key: all from the environment's stack outputs (`read`)."""
+    provider = oci_provider(f"{name}-oci", read("region"), pulumi.ResourceOptions(parent=parent))
+    cluster = OkeClusterRef.from_stack_outputs(read)
+    OkeNodePool(f"{name}-nodepool", cluster, pool, provider, pulumi.ResourceOptions(parent=parent))

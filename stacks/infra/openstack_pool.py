@@ -73,3 +73,22 @@ class MagnumNodeGroup(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=list(after) or None,
                                         aliases=[pulumi.Alias(parent=opts.parent if opts else None)]))
         self.register_outputs({"nodeGroupId": self.node_group.id})
+
+
+def event_node_pool(name: str, pool: NodePool, read: Callable[[str], pulumi.Output],
+                    kubernetes: pulumi.ProviderResource, labels: dict[str, str], parent: pulumi.Resource) -> None:
+    """A course event's pool on an environment's cluster (registry: stacks.infra.clouds): a Magnum node group,
+    the cluster reference and region read from the environment's stack outputs, and the labeler that labels
+    and taints its nodes (the environment's labeler service account, kube-system/swan-node-labeler, does the
+    work). `labels`: what the event's objects in the cluster carry."""
+    import pulumi_kubernetes as k8s
+
+    provider = openstack_provider(f"{name}-openstack", read("region"), pulumi.ResourceOptions(parent=parent))
+    cluster = MagnumClusterRef.from_stack_outputs(read)
+    MagnumNodeGroup(f"{name}-nodegroup", cluster, pool, provider, opts=pulumi.ResourceOptions(parent=parent))
+    k8s.apps.v1.DaemonSet(
+        f"{name}-node-labeler",
+        metadata={"name": f"{rules.LABELER_NAME}-{pool.name}", "namespace": rules.LABELER_NAMESPACE,
+                  "labels": {"app.kubernetes.io/managed-by": "swan-iac", **labels}},
+        spec=rules.labeler_daemonset_spec(pool, pool.name, read("node_labeler_image")),
+        opts=pulumi.ResourceOptions(parent=parent, provider=kubernetes))

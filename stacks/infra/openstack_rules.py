@@ -31,6 +31,11 @@ LABELER_NAME = "swan-node-labeler"
 PAUSE_IMAGE = "registry.k8s.io/pause:3.10"
 
 
+def agent_namespaces(cfg: EnvironmentConfig) -> list[str]:
+    """Where the OpenStack layer runs its own agents: the node labelers (registry: stacks.infra.clouds)."""
+    return [LABELER_NAMESPACE]
+
+
 def _ethertype(cidr: str) -> str:
     return "IPv6" if ipaddress.ip_network(cidr).version == 6 else "IPv4"
 

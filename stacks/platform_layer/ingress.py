@@ -5,6 +5,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from stacks.config.model import EnvironmentConfig
+from stacks.infra.clouds import cloud_of
 from stacks.platform_layer.k8s import PlatformArgs, child, meta
 
 INGRESS_NGINX_REPO = "https://kubernetes.github.io/ingress-nginx"
@@ -17,7 +18,7 @@ ACME_SERVERS = {
 
 
 def ingress_nginx_values(cfg: EnvironmentConfig) -> dict:
-    if cfg.cloud == "kind":  # kind maps host ports 80/443 of the node labelled ingress-ready
+    if cloud_of(cfg).ingress_on_host_ports:  # kind maps host ports 80/443 of the node labelled ingress-ready
         return {"controller": {
             "hostPort": {"enabled": True},
             "service": {"type": "NodePort"},

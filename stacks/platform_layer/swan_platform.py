@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import pulumi
 
 from stacks.config.model import EnvironmentConfig
+from stacks.infra.clouds import cloud_of
 from stacks.platform_layer.gpu import NAMESPACE as GPU_NAMESPACE, Gpu
 from stacks.platform_layer.hub import Hub
 from stacks.platform_layer.k8s import PlatformArgs
@@ -22,8 +23,8 @@ def namespace_levels(cfg: EnvironmentConfig) -> dict[str, str]:
     levels = {cfg.security.hub_namespace: "privileged", cfg.security.user_namespace: "baseline"}
     if cfg.spark.enabled:
         levels[cfg.spark.namespace] = "baseline"
-    if cfg.ingress.enabled:  # host ports on kind are outside `baseline`
-        levels["ingress-nginx"] = "privileged" if cfg.cloud == "kind" else "baseline"
+    if cfg.ingress.enabled:  # host ports (kind's ingress) are outside `baseline`
+        levels["ingress-nginx"] = "privileged" if cloud_of(cfg).ingress_on_host_ports else "baseline"
         if cfg.hub.tls.enabled:
             levels["cert-manager"] = "restricted"
     if cfg.gpu_models:

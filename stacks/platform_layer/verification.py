@@ -19,8 +19,7 @@ import pulumi_kubernetes as k8s
 from stacks import yaml_text
 from stacks.config.model import EnvironmentConfig, NodePool
 from stacks.config.types import duration_seconds
-from stacks.infra import network_policy_controller as npc
-from stacks.infra import openstack_rules
+from stacks.infra.clouds import cloud_of
 from stacks.platform_layer.gpu import NAMESPACE as GPU_NAMESPACE
 from stacks.platform_layer.k8s import PlatformArgs, child, meta
 from stacks.platform_layer.gpu_flavours import flavours
@@ -94,9 +93,9 @@ def software_paths(cfg: EnvironmentConfig) -> list[str]:
 
 
 def pool_nodes(cfg: EnvironmentConfig, pool: NodePool) -> int:
-    """The fewest nodes the pool has: its autoscaler's lower bound (`minCount`, else `count`); kind has
-    exactly `count` workers."""
-    return pool.count if cfg.cloud == "kind" or pool.min_count is None else pool.min_count
+    """The fewest nodes the pool has: its autoscaler's lower bound (`minCount`, else `count`) where the
+    cloud's pools autoscale; exactly `count` otherwise (kind's workers)."""
+    return pool.count if not cloud_of(cfg).pools_autoscale or pool.min_count is None else pool.min_count
 
 
 def workload_namespaces(cfg: EnvironmentConfig) -> list[str]:
@@ -111,10 +110,7 @@ def workload_namespaces(cfg: EnvironmentConfig) -> list[str]:
             found.append("cert-manager")
     if cfg.gpu_models:
         found.append(GPU_NAMESPACE)
-    if cfg.cloud == "openstack":
-        found.append(openstack_rules.LABELER_NAMESPACE)
-    elif cfg.cloud == "oci" and cfg.oci is not None and cfg.oci.enforce_network_policies:
-        found.append(npc.NAMESPACE)
+    found += cloud_of(cfg).agent_namespaces_of(cfg)
     return sorted(set(found))
 
 

@@ -12,9 +12,10 @@ import pytest
 import yaml
 
 from stack_support import platform_resources, render_stack
+from stacks.infra.clouds import CLOUDS as REGISTRY
 
 REPO = Path(__file__).resolve().parents[2]
-CLOUDS = ("kind", "openstack", "oci")
+CLOUDS = tuple(REGISTRY)  # every registered cloud: parity_stacks() has one entry per cloud
 
 # Where the platform may differ between clouds, and why. (resource type, name, input path prefix, reason)
 CLOUD_SPECIFIC = [
@@ -71,6 +72,10 @@ def parity_stacks() -> dict[str, dict]:
                         platform["nodePools"]),
         "oci": on("oci", {"oci": pilot["oci"]}, pilot["security"]["apiServerCidrs"], oci_pools),
     }
+
+
+def test_every_registered_cloud_has_a_parity_stack():
+    assert set(parity_stacks()) == set(CLOUDS)
 
 
 @pytest.fixture(scope="module")
