@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: preview test bench schema clean
+.PHONY: preview test bench schema golden clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,9 @@ bench: $(STAMP)  ## benchmarks (print numbers, assert nothing)
 schema: $(STAMP)  ## regenerate config/swan-stack.schema.json and docs/config-reference.md from the config models
 	$(BIN)/python -m stacks.config.schema
 	$(BIN)/python -m stacks.config.reference
+
+golden: $(STAMP)  ## refresh tests/fixtures/golden/ (renders of the fixture stacks) after an intended change
+	$(BIN)/python tests/fixtures/golden.py
 
 clean:
 	rm -rf build

@@ -13,10 +13,14 @@ REPO = Path(__file__).resolve().parents[1]
 # SWAN_CHARTS, when set, points elsewhere (a chart cache filled by `swan charts pull`).
 CHART_MIRROR = REPO.parent / "shared" / "reference" / "charts"
 os.environ.setdefault("SWAN_CHARTS", str(CHART_MIRROR))
+# The tests' own stacks: tests/fixtures/config (and a Pulumi.yaml link), never the operator
+# examples in config/ (only tests/unit/test_config_examples.py reads those).
+FIXTURES = REPO / "tests" / "fixtures"
+os.environ["SWAN_PROJECT_DIR"] = str(FIXTURES)
 
 
 class Project:
-    """A temporary copy of the project's Pulumi.yaml and config/, selected via SWAN_PROJECT_DIR."""
+    """A temporary copy of Pulumi.yaml and the fixture stacks (tests/fixtures/config), selected via SWAN_PROJECT_DIR."""
 
     def __init__(self, root: Path):
         self.root = root
@@ -39,9 +43,9 @@ class Project:
 
 @pytest.fixture
 def project(tmp_path, monkeypatch) -> Project:
-    """The real config/ copied to a temp project; the cwd moves there so paths print as config/..."""
+    """The fixture stacks copied to a temp project's config/; the cwd moves there so paths print as config/..."""
     root = tmp_path / "project"
-    shutil.copytree(REPO / "config", root / "config")
+    shutil.copytree(FIXTURES / "config", root / "config")
     shutil.copy(REPO / "Pulumi.yaml", root / "Pulumi.yaml")
     monkeypatch.setenv("SWAN_PROJECT_DIR", str(root))
     monkeypatch.chdir(root)

@@ -24,7 +24,7 @@ EXAMPLES = ("event-ml-workshop", "event-physics-course", "event-llm-hackathon")
 
 
 def _copy_project(root: Path) -> Path:
-    shutil.copytree(REPO / "config", root / "config")
+    shutil.copytree(REPO / "tests" / "fixtures" / "config", root / "config")
     shutil.copy(REPO / "Pulumi.yaml", root / "Pulumi.yaml")
     return root
 

@@ -66,7 +66,7 @@ def _collect_images(value, refs: set[str]) -> None:
 
 
 def _declared_image_refs() -> set[str]:
-    """Image references in the typed config: model defaults plus every stack file's overrides."""
+    """Image references in the typed config: model defaults plus every fixture stack file's overrides."""
     from stacks.config import clouds, model
 
     refs = {
@@ -76,7 +76,7 @@ def _declared_image_refs() -> set[str]:
         model.KindCluster.model_fields["node_image"].default,
         clouds.OpenStack.model_fields["node_labeler_image"].default,
     }
-    for path in (REPO / "config").glob("Pulumi.*.yaml"):
+    for path in (REPO / "tests" / "fixtures" / "config").glob("Pulumi.*.yaml"):
         doc = yaml.safe_load(path.read_text()) or {}
         _collect_images(doc.get("config") or {}, refs)
     return refs

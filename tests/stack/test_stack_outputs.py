@@ -136,7 +136,7 @@ def test_the_cronjob_runs_the_cluster_checks_against_the_environments_expectatio
     assert "cluster" in params["only"].split(",")
 
 
-# The GPU resources each example environment's pools guarantee at their fewest nodes (minCount, else count).
+# The GPU resources each fixture environment's pools guarantee at their fewest nodes (minCount, else count).
 GPU_RESOURCES = {
     "openstack-prod": {"cpu": {}, "gpu-t4": {"nvidia.com/gpu": 1},              # 1 node x 1 T4
                        "gpu-a100": {"nvidia.com/mig-1g.5gb": 28}},             # 1 node x 4 A100 x 7 slices
@@ -144,6 +144,7 @@ GPU_RESOURCES = {
                   "gpu-a100": {"nvidia.com/gpu": 8}},                           # 1 node x 8 A100, MIG off
     "kind": {"users": {}},
 }
+GPU_RESOURCES["everything-on"] = GPU_RESOURCES["openstack-prod"]  # the same pools
 
 
 @pytest.mark.parametrize("stack", ENVIRONMENTS)

@@ -22,7 +22,7 @@ from bad_input import Case, assert_refused
 from stacks.cli import common
 from stacks.cli.main import app
 
-CONFIG = Path(__file__).resolve().parents[2] / "config"
+CONFIG = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "config"
 INVENTORY = "all:\n  hosts:\n    node-1:\n      ansible_host: 127.0.0.1\n"
 MANY_HOSTS = "all:\n  hosts:\n" + "".join(f"    node-{i:02d}:\n" for i in range(12))
 KUBECONFIG = yaml.safe_dump({

@@ -1,7 +1,7 @@
 """Bad stack config files, as data: `swan check` (and `swan render`) refuse each one with exit 2,
 the file and key (or line) named, no traceback, and nothing on disk changed.
 
-Each case edits a committed stack file (plain text replacement, so YAML's own reading of the
+Each case edits a fixture stack file (tests/fixtures/config) (plain text replacement, so YAML's own reading of the
 edit is what is tested) and names the line stderr must hold. Adding a case is one line.
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 
 from bad_input import Case, assert_refused
 
-CONFIG = Path(__file__).resolve().parents[2] / "config"
+CONFIG = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "config"
 KIND = (CONFIG / "Pulumi.kind.yaml").read_text()
 OPENSTACK = (CONFIG / "Pulumi.openstack-prod.yaml").read_text()
 EVENT = (CONFIG / "Pulumi.event-ml-workshop.yaml").read_text()
@@ -20,7 +20,7 @@ BAD = "config/Pulumi.bad.yaml"
 
 
 def edited(text: str, old: str, new: str) -> str:
-    assert old in text, f"the committed stack no longer holds {old!r}: update the case"
+    assert old in text, f"the fixture stack no longer holds {old!r}: update the case"
     return text.replace(old, new, 1)
 
 

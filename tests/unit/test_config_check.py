@@ -112,7 +112,7 @@ def test_check_without_names_covers_every_stack_and_keeps_going(project):
     assert "│ kind " in result.stdout and "ok" in result.stdout  # the good stack is still reported
 
 
-def test_committed_stacks_are_valid(project):
+def test_fixture_stacks_are_valid(project):
     result = check()
     assert result.exit_code == 0, result.output
 
