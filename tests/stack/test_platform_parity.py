@@ -55,7 +55,7 @@ def _swan(path: Path) -> dict:
 
 def parity_stacks() -> dict[str, dict]:
     """The same platform config on each cloud, each with its own cloud section and API addresses."""
-    config = REPO / "config"
+    config = REPO / "tests" / "fixtures" / "config"  # the tests' own stacks, not the operator examples
     prod, kind, pilot = (_swan(config / f"Pulumi.{s}.yaml") for s in ("openstack-prod", "kind", "oci-pilot"))
     platform = {k: prod[k] for k in PLATFORM_KEYS if k in prod}
 
