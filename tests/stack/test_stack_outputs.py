@@ -20,25 +20,11 @@ from stacks.stack_outputs import (ENVIRONMENT_OUTPUTS, EventOutputs, Expectation
                                   parse_field, pool_expectation, pool_gpu_resources)
 from stacks.verify.cluster import CheckFailed, POOL_LABEL, gpu_allocatable, load_expectations
 
-from stack_support import render_stack
 
 STACKS = stack_names()
 ENVIRONMENTS = [s for s in STACKS if not s.startswith("event-")]
 EVENTS = [s for s in STACKS if s.startswith("event-")]
 SECRET = "[secret]"
-
-
-@pytest.fixture(scope="module")
-def renders(tmp_path_factory):
-    root = tmp_path_factory.mktemp("outputs")
-    cache: dict[str, Path] = {}
-
-    def get(stack: str) -> Path:
-        if stack not in cache:
-            cache[stack] = render_stack(stack, root / stack).folder
-        return cache[stack]
-
-    return get
 
 
 def outputs_of(folder: Path) -> dict:

@@ -14,7 +14,6 @@ every chart's objects together), as the cluster would receive them.
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
 
 import pytest
 import yaml
@@ -29,26 +28,13 @@ from stacks.platform_layer.hub_values import SPARK_DRIVER_LABEL
 from stacks.render_checks import (Pod, Pool, daemonset_reach_problems, double_owners, flow_problems, load_render,
                                   pod_from_workload, pvc_problems, strict_failures, swan_flows, unvalidated)
 
-from stack_support import PREREQUISITES, render_stack
+from stack_support import PREREQUISITES
 
 STACKS = stack_names()
 ENVIRONMENTS = [s for s in STACKS if not s.startswith("event-")]
 # Labels z2jh and KubeSpawner put on every session pod (tests/session checks them on real pods).
 SESSION_LABELS = {"app": "jupyterhub", "component": "singleuser-server", "release": "swan", "heritage": "jupyterhub",
                   "hub.jupyter.org/network-access-hub": "true"}
-
-
-@pytest.fixture(scope="module")
-def renders(tmp_path_factory):
-    root = tmp_path_factory.mktemp("whole")
-    cache: dict[str, Path] = {}
-
-    def get(stack: str) -> Path:
-        if stack not in cache:
-            cache[stack] = render_stack(stack, root / stack).folder
-        return cache[stack]
-
-    return get
 
 
 @lru_cache
