@@ -18,7 +18,7 @@ from typing import Any
 from google.protobuf import json_format
 
 from stacks import charts, yaml_text
-from stacks.config.loader import display_path, read_swan_keys, stack_file, to_engine_config, validate_file
+from stacks.config.loader import display_path, read_and_validate, stack_file, to_engine_config
 from stacks.config.types import SECRET_PLACEHOLDER
 from stacks.errors import InputError, Problem
 from stacks.events.checks import cross_stack_problems
@@ -115,10 +115,9 @@ def run_program(stack: str) -> Rendered:
     from pulumi.runtime import mocks, settings
 
     path = stack_file(stack)
-    cfg = validate_file(path)  # operator-facing errors before any Pulumi machinery
+    raw, cfg = read_and_validate(path)  # operator-facing errors before any Pulumi machinery
     if problems := cross_stack_problems(cfg, display_path(path)):
         raise InputError(problems)
-    raw = read_swan_keys(path)
     references = {name: run_program(name).outputs for name in getattr(cfg, "referenced_stacks", lambda: [])()}
     config, secret_keys = to_engine_config(raw)
 

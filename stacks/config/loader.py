@@ -169,6 +169,11 @@ def load_stack(stack: str) -> BaseModel:
 
 def validate_file(path: Path) -> BaseModel:
     """Read and validate one stack file, reporting the file's and the model's problems together."""
+    return read_and_validate(path)[1]
+
+
+def read_and_validate(path: Path) -> tuple[dict[str, Any], BaseModel]:
+    """The file's raw `swan:` keys and their validated model, from one read of the file."""
     raw, problems = _read_swan_keys(path)
     try:
         cfg = validate(raw, display_path(path))
@@ -176,7 +181,7 @@ def validate_file(path: Path) -> BaseModel:
         raise InputError(problems + exc.problems) from None
     if problems:
         raise InputError(problems)
-    return cfg
+    return raw, cfg
 
 
 def to_engine_config(raw: dict[str, Any]) -> tuple[dict[str, str], list[str]]:
