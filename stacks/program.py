@@ -7,11 +7,11 @@ from stacks.config.model import EnvironmentConfig
 
 def environment(cfg: EnvironmentConfig) -> None:
     """Infrastructure for the stack's cloud, then the cloud-agnostic platform on top; its stack outputs are
-    `stacks.stack_outputs.ENVIRONMENT_OUTPUTS[cloud]` (who reads each is documented there)."""
+    `stacks.stack_outputs.environment_outputs(cloud)` (who reads each is documented there)."""
     from stacks.infra import build_infra
     from stacks.platform_layer import SwanPlatform, SwanPlatformArgs
     from stacks.platform_layer.verification import verify_output
-    from stacks.stack_outputs import ENVIRONMENT_OUTPUTS, export
+    from stacks.stack_outputs import environment_outputs, export
 
     infra = build_infra(cfg)
     platform = SwanPlatform("swan", SwanPlatformArgs(cfg, infra.provider))
@@ -28,7 +28,7 @@ def environment(cfg: EnvironmentConfig) -> None:
 
         nodes = ConfiguredNodes("nodes", cfg, infra.vm_addresses)
         outputs.update(node_hosts=nodes.hosts, node_inventory=nodes.inventory)
-    export(ENVIRONMENT_OUTPUTS[cfg.cloud], outputs)
+    export(environment_outputs(cfg.cloud), outputs)
 
 
 def run() -> None:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping
 from functools import lru_cache
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, NonNegativeInt, TypeAdapter
 from pydantic.alias_generators import to_camel
@@ -178,7 +178,7 @@ class EnvironmentOutputs(StackOutputs):
     """What every environment exports (`stacks.program.environment`)."""
 
     cloud: str
-    """Which cloud's outputs follow (the discriminator of `ENVIRONMENT_OUTPUTS`); operators."""
+    """Which cloud's outputs follow (`environment_outputs(cloud)` is their model); operators."""
     hub_url: str
     """Operators (`pulumi stack output hubUrl`)."""
     kubeconfig: str = Field(json_schema_extra=SECRET)
@@ -195,52 +195,11 @@ class EnvironmentOutputs(StackOutputs):
     """With `swan:nodes`, secret (join token, keytab): `swan nodes apply STACK` and `swan verify STACK`."""
 
 
-class KindOutputs(EnvironmentOutputs):
-    cloud: Literal["kind"]
+def environment_outputs(cloud: str) -> type[EnvironmentOutputs]:
+    """The outputs model of an environment on `cloud`: its package's `outputs.Outputs` (registry)."""
+    from stacks.infra.clouds import cloud_of
 
-
-class MagnumClusterOutputs(StackOutputs):
-    """The fields of `stacks.infra.openstack_pool.MagnumClusterRef`: event stacks rebuild it from these."""
-
-    cluster_id: str
-
-
-class OpenStackOutputs(EnvironmentOutputs, MagnumClusterOutputs):
-    cloud: Literal["openstack"]
-    region: str | None = None
-    """Event stacks (their OpenStack provider); unset: the provider's own."""
-    node_labeler_image: str
-    """Event stacks (their node labeler DaemonSet)."""
-    bastion_address: str | None = None
-    """With a bastion: operators (ssh)."""
-    vm_addresses: dict[str, list[str]] | None = None
-    """With `swan:nodes.vmGroups`: the VMs' fixed addresses per group; operators (ssh through the bastion)."""
-
-
-class OkeClusterOutputs(StackOutputs):
-    """The fields of `stacks.infra.oci_pool.OkeClusterRef`: event stacks rebuild it from these."""
-
-    cluster_id: str
-    compartment_id: str
-    kubernetes_version: str
-    node_subnet_id: str
-    availability_domains: list[str]
-    node_image_id: str
-    gpu_node_image_id: str
-    boot_volume_gb: int
-    pods_cidr: str
-    ssh_public_key: str | None = None
-
-
-class OciOutputs(EnvironmentOutputs, OkeClusterOutputs):
-    cloud: Literal["oci"]
-    region: str
-    """Event stacks (their OCI provider)."""
-
-
-ENVIRONMENT_OUTPUTS: dict[str, type[EnvironmentOutputs]] = {
-    "kind": KindOutputs, "openstack": OpenStackOutputs, "oci": OciOutputs}
-AnyEnvironmentOutputs = Annotated[Union[KindOutputs, OpenStackOutputs, OciOutputs], Field(discriminator="cloud")]
+    return cloud_of(cloud).outputs_model()
 
 
 # -- events -------------------------------------------------------------------------------------------------
@@ -267,7 +226,7 @@ class PlanLayout(Document):
 class PlanNodes(Document):
     pool: str
     environment: str
-    cloud: Literal["openstack", "oci"]
+    cloud: str
     count: int
     gpus_per_node: int
     gpus: int

@@ -1,5 +1,6 @@
-"""Typed stack configuration: the `swan:` keys of config/Pulumi.<stack>.yaml, validated up front."""
-from stacks.config.model import EnvironmentConfig
-from stacks.config.loader import load_stack, stack_names, config_dir
+"""Typed stack configuration: the `swan:` keys of config/Pulumi.<stack>.yaml, validated up front.
 
-__all__ = ["EnvironmentConfig", "load_stack", "stack_names", "config_dir"]
+Import the modules themselves (`stacks.config.model`, `stacks.config.loader`): the package imports
+nothing, so a cloud's section model (stacks/infra/<cloud>/config.py) can build on `stacks.config.types`
+while `stacks.config.model` takes the sections from the cloud registry.
+"""

@@ -9,13 +9,14 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, create_model, field_validator, model_validator
+from pydantic.alias_generators import to_camel
 
-from stacks.config.clouds import Oci, OpenStack, cloud_problems
 from stacks.config.nodes_model import Nodes
 from stacks.config.types import (ByteSize, CronSchedule, GpuModelName, Hostname, NodeGpu,
                                  IpAddress, Model, Name, PositiveDuration, Quantity, RestrictedCidrs, SecretValue,
-                                 duration_seconds, unique_names)
+                                 config_problem, duration_seconds, unique_names)
+from stacks.infra.clouds import CLOUDS, cloud_of
 
 
 class Image(Model):
@@ -322,28 +323,6 @@ class EventGpuOffer(Model):
     """OCI availability domains for the event nodes (empty: oci.availabilityDomains)."""
 
 
-class KindCluster(Model):
-    """A local kind cluster for development (Docker and the kind CLI on the operator's machine)."""
-
-    name: Name = "swan"
-    """Name of the kind cluster."""
-    node_image: str = "kindest/node:v1.31.2"
-    """kind node image of every node; it sets the cluster's Kubernetes version."""
-    http_port: int = Field(80, ge=1, le=65535)
-    """Host port mapped to port 80 of the control-plane node, where ingress-nginx listens."""
-    https_port: int = Field(443, ge=1, le=65535)
-    """Host port mapped to port 443 of the control-plane node (not the same as httpPort)."""
-    cvmfs_host_path: str = Field("/var/cvmfs", pattern=r"^/\S*$")
-    """Host folder mounted into every kind node at /var/cvmfs with
-    bidirectional propagation, as the CVMFS CSI node plugin needs."""
-
-    @model_validator(mode="after")
-    def _two_ports(self) -> "KindCluster":
-        if self.http_port == self.https_port:
-            raise ValueError(f"httpPort and httpsPort are both {self.http_port}; the host cannot bind one port twice")
-        return self
-
-
 class Ingress(Model):
     enabled: bool = True
     """Deploy ingress-nginx and the hub's Ingress (off: no Ingress, no TLS; reach the hub another way)."""
@@ -451,23 +430,34 @@ class Verification(Model):
 
 
 
-class EnvironmentConfig(Model):
-    """An environment stack (kind, OpenStack or OCI): everything `pulumi up -s <env>` builds."""
-
+class _Stack(Model):
     kind: Literal["environment"] = "environment"
     """Stack kind: `environment` (the default) for an environment stack."""
-    cloud: Literal["kind", "openstack", "oci"]
+    cloud: Literal[tuple(CLOUDS)]
     """Where the cluster runs: a local kind cluster, OpenStack
     (Magnum) or OCI (OKE); only that cloud's section may be set."""
     kubernetes_version: str = Field("1.31", pattern=r"^1\.[0-9]+$")
     """Kubernetes minor version, quoted ("1.31"): charts are templated and objects validated
     for it, node hosts install it, and oci.kubernetesVersion must be a release of it."""
-    kind_cluster: KindCluster | None = None
-    """The local kind cluster (cloud: kind only; defaults when absent)."""
-    openstack: OpenStack | None = None
-    """The Magnum cluster and its network (required with cloud: openstack, refused otherwise)."""
-    oci: Oci | None = None
-    """The OKE cluster and its VCN (required with cloud: oci, refused otherwise)."""
+
+
+def _cloud_sections() -> dict:
+    """One optional field per registered cloud: its package's config section (stacks/infra/<cloud>/config.py)."""
+    fields = {}
+    for cloud in CLOUDS.values():
+        when = "required with it" if cloud.section_required else "defaults when absent"
+        fields[cloud.section] = (cloud.section_model() | None, Field(
+            None, description=f"The {cloud.title} cluster (cloud: {cloud.name} only; {when})."))
+    return fields
+
+
+# The environment's first keys, then each cloud's section, in the registry's order.
+_StackWithClouds = create_model("_StackWithClouds", __base__=_Stack, __module__=__name__, **_cloud_sections())
+
+
+class EnvironmentConfig(_StackWithClouds):
+    """An environment stack (kind, OpenStack or OCI): everything `pulumi up -s <env>` builds."""
+
     node_pools: list[NodePool] = []
     """Pools of identical worker nodes (names unique); at least one on a cloud, and
     on OpenStack the first becomes Magnum's default worker group, a CPU pool."""
@@ -492,14 +482,6 @@ class EnvironmentConfig(Model):
     nodes: Nodes = Field(default_factory=lambda: Nodes())
     """Machines outside managed Kubernetes (static hosts, OpenStack VM groups), configured by the Ansible roles."""
 
-    @field_validator("kind_cluster")
-    @classmethod
-    def _kind_only(cls, kind_cluster: KindCluster | None, info: ValidationInfo) -> KindCluster | None:
-        cloud = info.data.get("cloud")
-        if kind_cluster is not None and cloud not in (None, "kind"):
-            raise ValueError(f"kindCluster is only valid with cloud: kind (this stack has cloud: {cloud})")
-        return kind_cluster
-
     @field_validator("node_pools")
     @classmethod
     def _unique_pools(cls, pools: list[NodePool]) -> list[NodePool]:
@@ -509,9 +491,7 @@ class EnvironmentConfig(Model):
     @field_validator("nodes")
     @classmethod
     def _nodes_fit_the_stack(cls, nodes: Nodes, info: ValidationInfo) -> Nodes:
-        cloud, storage = info.data.get("cloud"), info.data.get("storage")
-        if nodes.vm_groups and cloud not in (None, "openstack"):
-            raise ValueError(f"vmGroups are OpenStack instances; this stack has cloud: {cloud}")
+        storage = info.data.get("storage")
         if storage and not storage.eos.enabled and any("eos_client" in m.roles for m in nodes.machines):
             raise ValueError("hosts with the eos_client role need storage.eos enabled (instances and keytab)")
         return nodes
@@ -528,7 +508,27 @@ class EnvironmentConfig(Model):
 
     @model_validator(mode="after")
     def _cloud_sections(self) -> "EnvironmentConfig":
-        if problems := cloud_problems(self):  # the cloud section matches `cloud`; Magnum/OKE limits
+        """Only the section of `cloud` is set, and that cloud's own rules (Magnum's, OKE's limits) hold."""
+        problems, mine = [], cloud_of(self)
+        for cloud in CLOUDS.values():
+            section = getattr(self, cloud.section)
+            if cloud is mine and section is None and cloud.section_required:
+                problems.append(config_problem((to_camel(cloud.section),), f"required with cloud: {cloud.name} "
+                                               "(network, images, who may reach the API)", None))
+            elif cloud is not mine and section is not None:
+                problems.append(config_problem((to_camel(cloud.section),), f"only valid with cloud: {cloud.name} "
+                                               f"(this stack has cloud: {self.cloud})", cloud.name))
+        if self.nodes.vm_groups and not mine.vm_groups:
+            able = " or ".join(c.title for c in CLOUDS.values() if c.vm_groups)
+            problems.append(config_problem(("nodes", "vmGroups"), f"vmGroups are {able} instances; this stack has "
+                                           f"cloud: {self.cloud}", self.cloud))
+        if problems:
+            raise ValidationError.from_exception_data(type(self).__name__, problems)
+        if mine.metadata_address and self.security.metadata_address != mine.metadata_address:
+            problems.append(config_problem(("security", "metadataAddress"),
+                                           f"the metadata service of {self.cloud} is {mine.metadata_address}; "
+                                           "user pods must not reach it", self.security.metadata_address))
+        if problems := problems + mine.problems(self):
             raise ValidationError.from_exception_data(type(self).__name__, problems)
         return self
 

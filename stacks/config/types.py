@@ -1,8 +1,8 @@
 """Shared types of the config models: the base model and the checked scalars (quantities,
 durations, names, CIDRs, cron schedules, secrets) every section uses.
 
-A leaf module: the section models (model.py, clouds.py, nodes_model.py, event_model.py) build
-on it, and it imports nothing of the project.
+A leaf module: the section models (model.py, nodes_model.py, event_model.py, each cloud's
+stacks/infra/<cloud>/config.py) build on it, and it imports nothing of the project.
 """
 from __future__ import annotations
 
@@ -168,6 +168,11 @@ Duration = Annotated[str, AfterValidator(_duration)]
 PositiveDuration = Annotated[str, AfterValidator(_duration), AfterValidator(_positive)]
 Name = Annotated[str, AfterValidator(_dns_label)]
 Hostname = Annotated[str, AfterValidator(_hostname)]
+
+
+def config_problem(loc: tuple, message: str, value: Any) -> InitErrorDetails:
+    """A rule's finding as a pydantic error detail, so `swan check` points at the offending key."""
+    return InitErrorDetails(type=PydanticCustomError("config", message), loc=loc, input=value)
 
 
 def unique_names(names: list[str], what: str) -> None:

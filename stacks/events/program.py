@@ -32,7 +32,7 @@ from stacks.config.event_model import Event, EventConfig
 from stacks.events import objects
 from stacks.events.plan import EventPlan, NodeGroup, load_environments, plan_event
 from stacks.infra.clouds import cloud_of
-from stacks.stack_outputs import ENVIRONMENT_OUTPUTS, EventOutputs, export, stack_reference_reader
+from stacks.stack_outputs import EventOutputs, environment_outputs, export, stack_reference_reader
 
 # read(field): the environment's stack output of that field of its model, parsed (stack_reference_reader)
 EnvironmentReader = Callable[[str], pulumi.Output]
@@ -107,7 +107,7 @@ class CourseEvent(pulumi.ComponentResource):
             ref = pulumi.StackReference(
                 f"{pulumi.get_organization()}/{pulumi.get_project()}/{env_name}", opts=here)
             self.references[env_name] = ref
-            read = stack_reference_reader(ENVIRONMENT_OUTPUTS[groups[0].cloud], ref)
+            read = stack_reference_reader(environment_outputs(groups[0].cloud), ref)
             kubernetes = k8s.Provider(f"{env_name}-k8s", kubeconfig=read("kubeconfig"),
                                       enable_server_side_apply=True, opts=here)
             for group in groups:

@@ -1,4 +1,4 @@
-"""Infrastructure layer: one module per cloud, each yielding a Kubernetes provider for the platform.
+"""Infrastructure layer: one package per cloud (stacks/infra/<cloud>/), each yielding a Kubernetes provider for the platform.
 
 The clouds are registered in `stacks.infra.clouds` (`CLOUDS`, `cloud_of`). Cloud modules are imported
 only when their cloud is selected: provider SDKs are slow to import.

@@ -1,46 +1,46 @@
 """The clouds SWAN runs on, registered in one place: `CLOUDS`.
 
-A cloud is one package behind one interface: a module under stacks/infra/ whose `build(cfg) -> Infra`
-creates the cluster, its node-pool component (for the environment's pools and, where the cloud can
-grow, a course event's), and the few facts the other layers need about it. Those layers ask
-`cloud_of(cfg)` instead of comparing the cloud's name (tests/unit/test_cloud_registry.py checks that
-no module outside stacks/infra/ and stacks/config/ does).
+A cloud is one package, `stacks/infra/<cloud>/`, with the same modules in each:
 
-Kept free of pulumi and provider SDK imports: the cloud's modules are imported only when an entry is
-called (provider SDKs are slow to import), so pure planning (stacks.events.plan) can use the registry.
+| module       | holds                                                                                   |
+|--------------|-----------------------------------------------------------------------------------------|
+| `config.py`  | `Section`: the model of its config section; `problems(cfg)`: rules tying it to the rest |
+|              | of the environment (pydantic error details). Pure: config models only.                  |
+| `outputs.py` | `Outputs`: what an environment on it exports (`stacks.stack_outputs.EnvironmentOutputs`) |
+| `cluster.py` | `build(cfg) -> Infra`: the cluster and the environment's pools; optionally              |
+|              | `agent_namespaces(cfg)`: namespaces where it runs its own agents (labelers, kube-router) |
+| `pool.py`    | where the cloud can grow for events: its node-pool component, used by the environment   |
+|              | and by an event, and `event_node_pool(name, pool, read, kubernetes, labels, parent)`    |
+
+The config model takes its cloud sections and the allowed `swan:cloud` values from here; the stack
+outputs and the platform layer ask `cloud_of(cfg)` instead of comparing the cloud's name
+(tests/unit/test_cloud_registry.py checks that no module outside stacks/infra/ does).
+
+Kept free of pulumi and provider SDK imports: a cloud's modules are imported only when an entry is
+called (provider SDKs are slow to import), so the config models and pure planning can use the registry.
 """
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from types import ModuleType
+from typing import Any
 
-if TYPE_CHECKING:
-    from stacks.config.model import EnvironmentConfig
-    from stacks.infra.base import Infra
-
-
-def _entry(path: str) -> Callable[..., Any]:
-    """`module:function`, imported now."""
-    module, _, name = path.partition(":")
-    return getattr(importlib.import_module(module), name)
+# Annotations say Any where the config model, Infra or an outputs model is meant: the config model
+# imports this registry, so the registry imports none of them, not even for type checking.
 
 
 @dataclass(frozen=True)
 class Cloud:
     name: str  # the config's `swan:cloud` value
     title: str  # how messages name it
-    infra_module: str  # holds `build(cfg: EnvironmentConfig) -> Infra`
+    package: str  # stacks.infra.<cloud>, with the modules above
+    section: str  # the attribute of its config section (camelCase in the file: kind_cluster -> kindCluster)
+    # Required with this cloud; otherwise it defaults when absent. Always refused with another cloud.
+    section_required: bool
     # Course events may add node pools to its clusters (an OpenStack or OCI cluster can grow; kind's
-    # worker nodes are fixed when the cluster is created).
+    # worker nodes are fixed when the cluster is created). Such a cloud has `pool.event_node_pool`.
     can_grow_for_events: bool
-    # The event's node pool on an environment's cluster, `module:function` called as
-    # f(name, pool, read, kubernetes, labels, parent): `pool` the event's NodePool spec, `read(field)` the
-    # environment's stack outputs (its cluster reference, region ...), `kubernetes` the environment's
-    # Kubernetes provider, `labels` what the event's cluster objects carry, `parent` the event's component.
-    # None where the cloud cannot grow.
-    event_node_pool: str | None
     # StorageClasses the cloud's clusters bring themselves (the render does not show them).
     storage_classes: frozenset[str]
     # Platform hints.
@@ -49,42 +49,54 @@ class Cloud:
     ingress_on_host_ports: bool
     # Pools may autoscale down to `minCount`; otherwise a pool has exactly `count` nodes.
     pools_autoscale: bool
-    # `module:function` f(cfg) -> list of namespaces where the cloud layer runs its own agents
-    # (node labelers, kube-router), or None.
-    agent_namespaces: str | None = None
+    # The instance metadata service user pods must not reach (security.metadataAddress), if any.
+    metadata_address: str | None = None
+    # `swan:nodes.vmGroups` (instances the cloud creates for the node roles) are supported.
+    vm_groups: bool = False
 
-    def build(self, cfg: EnvironmentConfig) -> Infra:
-        return importlib.import_module(self.infra_module).build(cfg)
+    def module(self, name: str) -> ModuleType:
+        return importlib.import_module(f"{self.package}.{name}")
+
+    def section_model(self) -> type:
+        return self.module("config").Section
+
+    def problems(self, cfg: Any) -> list:
+        return self.module("config").problems(cfg)
+
+    def outputs_model(self) -> type:
+        return self.module("outputs").Outputs
+
+    def build(self, cfg: Any) -> Any:  # an Infra
+        return self.module("cluster").build(cfg)
 
     def create_event_node_pool(self, *args: Any) -> None:
-        if self.event_node_pool is None:
+        if not self.can_grow_for_events:
             raise ValueError(f"a {self.title} cluster cannot grow; events need an environment on "
                              f"{' or '.join(c.title for c in growable())}")
-        _entry(self.event_node_pool)(*args)
+        self.module("pool").event_node_pool(*args)
 
-    def agent_namespaces_of(self, cfg: EnvironmentConfig) -> list[str]:
-        return list(_entry(self.agent_namespaces)(cfg)) if self.agent_namespaces else []
+    def agent_namespaces_of(self, cfg: Any) -> list[str]:
+        found = getattr(self.module("cluster"), "agent_namespaces", None)
+        return list(found(cfg)) if found else []
 
 
 CLOUDS: dict[str, Cloud] = {c.name: c for c in (
     # kind's local-path `standard` class is the default; a pool is a set of worker nodes in the KindCluster.
-    Cloud("kind", "kind", "stacks.infra.kind", can_grow_for_events=False, event_node_pool=None,
+    Cloud("kind", "kind", "stacks.infra.kind", "kind_cluster", section_required=False, can_grow_for_events=False,
           storage_classes=frozenset({"standard"}), ingress_on_host_ports=True, pools_autoscale=False),
     # Magnum brings no StorageClass: the OpenStack infra creates its default (`swan-cinder`) when Cinder CSI
     # is enabled.
-    Cloud("openstack", "OpenStack", "stacks.infra.openstack", can_grow_for_events=True,
-          event_node_pool="stacks.infra.openstack_pool:event_node_pool",
-          storage_classes=frozenset(), ingress_on_host_ports=False, pools_autoscale=True,
-          agent_namespaces="stacks.infra.openstack_rules:agent_namespaces"),
+    Cloud("openstack", "OpenStack", "stacks.infra.openstack", "openstack", section_required=True,
+          can_grow_for_events=True, storage_classes=frozenset(), ingress_on_host_ports=False, pools_autoscale=True,
+          metadata_address="169.254.169.254", vm_groups=True),
     # OKE's block-volume `oci-bv` is the default class.
-    Cloud("oci", "OCI", "stacks.infra.oci", can_grow_for_events=True,
-          event_node_pool="stacks.infra.oci_pool:event_node_pool",
+    Cloud("oci", "OCI", "stacks.infra.oci", "oci", section_required=True, can_grow_for_events=True,
           storage_classes=frozenset({"oci-bv"}), ingress_on_host_ports=False, pools_autoscale=True,
-          agent_namespaces="stacks.infra.oci:agent_namespaces"),
+          metadata_address="169.254.169.254"),
 )}
 
 
-def cloud_of(name_or_cfg: str | EnvironmentConfig) -> Cloud:
+def cloud_of(name_or_cfg: Any) -> Cloud:
     """The registered cloud of that name, or of that environment config."""
     name = name_or_cfg if isinstance(name_or_cfg, str) else name_or_cfg.cloud
     try:

@@ -4,7 +4,7 @@ OKE's flannel overlay routes pod traffic but ignores NetworkPolicy objects, so t
 user-pod policies (deny by default, hub API only, no metadata service, no API server) would be
 decorative there. kube-router with only its firewall enabled (no routing, no service proxy)
 turns every NetworkPolicy into iptables/ipset rules on each node, next to flannel.
-Pure specs; `stacks.infra.oci` creates the objects.
+Pure specs; `stacks.infra.oci.cluster` creates the objects.
 """
 from __future__ import annotations
 

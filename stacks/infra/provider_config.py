@@ -30,7 +30,7 @@ def provider_settings(namespace: str, plain: list[str], secret: list[str]) -> di
 
 
 # The provider keys each cloud reads from the stack config: (plain, secret). Environment and event
-# stacks build their providers from these alike (stacks.infra.oci_pool / openstack_pool).
+# stacks build their providers from these alike (stacks.infra.oci.pool / openstack.pool).
 PROVIDER_KEYS: dict[str, tuple[list[str], list[str]]] = {
     "oci": (["auth", "configFileProfile", "tenancyOcid", "userOcid", "fingerprint"], ["privateKey"]),
     "openstack": (["cloud", "authUrl", "applicationCredentialId"], ["applicationCredentialSecret"]),

@@ -18,7 +18,9 @@ import pytest
 import stacks.render
 from stacks.config.loader import load_stack
 from stacks.render import manifest, run_program
-from stacks.stack_outputs import OciOutputs, OpenStackOutputs, stack_reference_reader
+from stacks.infra.oci.outputs import Outputs as OciOutputs
+from stacks.infra.openstack.outputs import Outputs as OpenStackOutputs
+from stacks.stack_outputs import stack_reference_reader
 
 NODE_POOL = "oci:ContainerEngine/nodePool:NodePool"
 NODE_GROUP = "openstack:containerinfra/nodeGroup:NodeGroup"

@@ -67,14 +67,16 @@ def _collect_images(value, refs: set[str]) -> None:
 
 def _declared_image_refs() -> set[str]:
     """Image references in the typed config: model defaults plus every fixture stack file's overrides."""
-    from stacks.config import clouds, model
+    from stacks.config import model
+    from stacks.infra.kind.config import KindCluster
+    from stacks.infra.openstack.config import OpenStack
 
     refs = {
         "{0.name}:{0.tag}".format(model.Hub.model_fields["image"].default),
         "{0.name}:{0.tag}".format(model.Hub.model_fields["user_image"].default),
         "{0.name}:{0.tag}".format(model.Verification.model_fields["image"].default),
-        model.KindCluster.model_fields["node_image"].default,
-        clouds.OpenStack.model_fields["node_labeler_image"].default,
+        KindCluster.model_fields["node_image"].default,
+        OpenStack.model_fields["node_labeler_image"].default,
     }
     for path in (REPO / "tests" / "fixtures" / "config").glob("Pulumi.*.yaml"):
         doc = yaml.safe_load(path.read_text()) or {}

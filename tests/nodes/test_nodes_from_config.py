@@ -9,7 +9,7 @@ import pytest
 import yaml
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
-from stacks.config import load_stack
+from stacks.config.loader import load_stack
 from stacks.errors import InputError
 from stacks.infra.ansible_playbook import AnsiblePlaybookProvider
 from stacks.infra.nodes import inventory
@@ -105,7 +105,7 @@ def test_vm_groups_outside_openstack_are_refused(project):
     project.write_config("bad", swan)
     result = CliRunner().invoke(app, ["check", "bad"])
     assert result.exit_code == 2
-    assert "config/Pulumi.bad.yaml: swan:nodes: vmGroups are OpenStack instances; this stack has cloud: kind" \
+    assert "config/Pulumi.bad.yaml: swan:nodes.vmGroups: vmGroups are OpenStack instances; this stack has cloud: kind" \
         in result.stderr
 
 

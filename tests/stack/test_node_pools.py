@@ -114,10 +114,10 @@ def test_one_place_creates_each_clouds_pools_and_providers():
                     last[-1] == "Provider" and last[0] in ("pulumi_oci", "openstack", "pulumi_openstack")):
                 where.setdefault(" ".join(last), set()).add(str(path.relative_to(REPO)))
     assert where == {
-        "containerengine NodePool": {"stacks/infra/oci_pool.py"},
-        "containerinfra NodeGroup": {"stacks/infra/openstack_pool.py"},
-        "pulumi_oci Provider": {"stacks/infra/oci_pool.py"},
-        "openstack Provider": {"stacks/infra/openstack_pool.py"},
+        "containerengine NodePool": {"stacks/infra/oci/pool.py"},
+        "containerinfra NodeGroup": {"stacks/infra/openstack/pool.py"},
+        "pulumi_oci Provider": {"stacks/infra/oci/pool.py"},
+        "openstack Provider": {"stacks/infra/openstack/pool.py"},
     }
 
 

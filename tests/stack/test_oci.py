@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from stacks.cli.main import app
-from stacks.config import load_stack
+from stacks.config.loader import load_stack
 from stacks.infra.pools import GPU_TAINT_KEY, pool_labels
 from stacks.platform_layer import security
 
@@ -202,7 +202,7 @@ def test_cluster_and_autoscaler(out, cfg):
 
 
 def test_outputs_tell_event_stacks_where_to_add_node_pools(out, cfg):
-    """Everything an event's OkeClusterRef and provider need is an output (stacks.stack_outputs.OciOutputs)."""
+    """Everything an event's OkeClusterRef and provider need is an output (stacks.infra.oci.outputs.Outputs)."""
     outputs = out.outputs
     oci = cfg.oci
     expected = {"cloud": "oci", "clusterId": "cluster-id", "compartmentId": oci.compartment_id,

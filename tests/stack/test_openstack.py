@@ -7,8 +7,8 @@ import pytest
 from typer.testing import CliRunner
 
 from stacks.cli.main import app
-from stacks.config import load_stack
-from stacks.infra import openstack_rules
+from stacks.config.loader import load_stack
+from stacks.infra.openstack import rules as openstack_rules
 from stacks.infra.pools import GPU_TAINT_KEY, MIG_CONFIG_LABEL, GPU_MODEL_LABEL, pool_labels, pool_taints
 from stacks.platform_layer import security
 
@@ -137,7 +137,7 @@ def test_platform_provider_gets_the_cluster_kubeconfig_as_a_secret(out):
 
 
 def test_outputs_tell_event_stacks_where_to_add_node_groups(out, cfg):
-    """What an event's MagnumClusterRef, provider and labeler need (stacks.stack_outputs.OpenStackOutputs)."""
+    """What an event's MagnumClusterRef, provider and labeler need (stacks.infra.openstack.outputs.Outputs)."""
     outputs = out.outputs
     assert outputs["cloud"] == "openstack"
     assert outputs["clusterId"] == "cluster-id"

@@ -11,8 +11,8 @@ import yaml
 from typer.testing import CliRunner
 
 from stacks.cli.main import app
-from stacks.config import load_stack
-from stacks.infra import kind_cluster
+from stacks.config.loader import load_stack
+from stacks.infra.kind import cluster_config as kind_cluster
 from stacks.platform_layer import security
 from stacks.render import render
 

@@ -122,7 +122,7 @@ CASES = [
           "swan:nodePools[0]: count 1 is smaller than minCount 2"),
     check("unknown key", kind("  swan:spark:\n    enabled: true", "  swan:spark:\n    enabeld: true"), "swan:spark.enabeld: unknown key"),
     check("kind section on OpenStack", {BAD: edited(OPENSTACK, "swan:cloud: openstack", "swan:cloud: openstack\n  swan:kindCluster: {}")},
-          "swan:kindCluster: kindCluster is only valid with cloud: kind"),
+          "swan:kindCluster: only valid with cloud: kind (this stack has cloud: openstack)"),
     check("OpenStack API open by halves", {BAD: edited(OPENSTACK, "apiCidrs: [137.138.0.0/16, 188.184.0.0/15]",
                                                        "apiCidrs: [0.0.0.0/1, 128.0.0.0/1]")},
           "swan:openstack.apiCidrs: 0.0.0.0/1, 128.0.0.0/1 together cover the whole IPv4 internet"),

@@ -1,5 +1,5 @@
-"""The clouds are registered in one place (stacks.infra.clouds), and nothing outside the infra layer
-(and the config models, which hold each cloud's section) branches on a cloud's name."""
+"""The clouds are registered in one place (stacks.infra.clouds), each is one package with the same
+modules, and nothing outside the infra layer branches on a cloud's name."""
 from __future__ import annotations
 
 import ast
@@ -12,14 +12,13 @@ import pytest
 
 from stacks.config.model import EnvironmentConfig
 from stacks.infra import CLUSTER_STORAGE_CLASSES
-from stacks.infra.clouds import CLOUDS, Cloud, _entry, cloud_of, growable
-from stacks.stack_outputs import ENVIRONMENT_OUTPUTS
+from stacks.infra.clouds import CLOUDS, Cloud, cloud_of, growable
+from stacks.stack_outputs import EnvironmentOutputs, environment_outputs
 
 REPO = Path(__file__).resolve().parents[2]
 STACKS = REPO / "stacks"
-# Where a cloud's name may be compared: the cloud modules and the registry, and the config models
-# (each cloud's section is only valid with its cloud).
-MAY_BRANCH = (STACKS / "infra", STACKS / "config")
+# Where a cloud's name may be compared: the cloud packages and the registry.
+MAY_BRANCH = (STACKS / "infra",)
 # Comparisons that name a cloud's string but are not about the cloud, with why: (module, source).
 NOT_A_CLOUD_BRANCH = {
     # the Kubernetes object field `kind`, not the kind cloud
@@ -34,8 +33,19 @@ def test_the_registry_has_exactly_the_clouds_the_config_allows():
     assert all(name == cloud.name for name, cloud in CLOUDS.items())
 
 
+def test_the_config_model_has_exactly_the_registered_cloud_sections():
+    sections = [name for name, field in EnvironmentConfig.model_fields.items()
+                if "cloud:" in (field.description or "") and name != "cloud"]
+    assert sections == [c.section for c in CLOUDS.values()]
+    for cloud in CLOUDS.values():
+        assert typing.get_args(EnvironmentConfig.model_fields[cloud.section].annotation)[0] is cloud.section_model()
+
+
 def test_every_cloud_has_its_output_model_and_storage_classes():
-    assert set(ENVIRONMENT_OUTPUTS) == set(CLOUDS)
+    for name, cloud in CLOUDS.items():
+        model = environment_outputs(name)
+        assert issubclass(model, EnvironmentOutputs) and model is cloud.outputs_model()
+        assert typing.get_args(model.model_fields["cloud"].annotation) == (name,)
     assert CLUSTER_STORAGE_CLASSES == {name: set(c.storage_classes) for name, c in CLOUDS.items()}
 
 
@@ -43,13 +53,14 @@ def test_every_cloud_has_its_output_model_and_storage_classes():
 def test_every_entry_resolves(name):
     cloud = CLOUDS[name]
     assert isinstance(cloud, Cloud)
-    assert callable(getattr(__import__(cloud.infra_module, fromlist=["build"]), "build"))
+    assert callable(cloud.module("cluster").build)
+    assert callable(cloud.module("config").problems)
+    assert cloud.package == f"stacks.infra.{name}" and (STACKS / "infra" / name / "__init__.py").exists()
     # a cloud events can grow has an event pool component, and only such a cloud
-    assert (cloud.event_node_pool is not None) == cloud.can_grow_for_events
-    if cloud.event_node_pool:
-        assert callable(_entry(cloud.event_node_pool))
-    if cloud.agent_namespaces:
-        assert callable(_entry(cloud.agent_namespaces))
+    has_pool = (STACKS / "infra" / name / "pool.py").exists()
+    assert has_pool == cloud.can_grow_for_events
+    if has_pool:
+        assert callable(cloud.module("pool").event_node_pool)
 
 
 def test_cloud_of_takes_a_name_or_a_config_and_refuses_unknown_clouds():

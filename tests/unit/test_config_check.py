@@ -62,7 +62,7 @@ BAD_VALUES = [
     ("unknown GPU model", _set("nodePools.0.gpu", {"model": "A200"}), "swan:nodePools[0].gpu.model: Input should be"),
     ("unknown MIG layout", _set("nodePools.0.gpu", {"model": "A100-40GB", "migConfig": "all-1g.5gb"}),
      "swan:nodePools[0].gpu: migConfig 'all-1g.5gb' is not a layout of A100-40GB"),
-    ("kind cluster on a cloud", _set("cloud", "oci"), "swan:kindCluster: kindCluster is only valid with cloud: kind"),
+    ("kind cluster on a cloud", _set("cloud", "oci"), "swan:kindCluster: only valid with cloud: kind (this stack has cloud: oci)"),
     ("unknown stack kind", _set("kind", "party"), "swan:kind: unknown stack kind 'party'"),
     ("negative quota", _set("security.quota.pods", 0), "swan:security.quota.pods: Input should be greater than or equal to 1"),
 ]

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from stacks.config import clouds, event_model, model, nodes_model, types
+from stacks.config import event_model, model, nodes_model, types
+from stacks.infra.clouds import CLOUDS
 from stacks.config.loader import NAMESPACE, STACK_MODELS
 from stacks.config.reference import REFERENCE_FILE, all_models, reference_text, rows
 from stacks.config.schema import SCHEMA_FILE, schema_text
@@ -19,9 +20,11 @@ ROOT = Path(__file__).resolve().parents[2]
 def defined_models() -> list[type[BaseModel]]:
     """Every model class the config modules define (the shared base `Model` aside)."""
     found = []
-    for module in (types, model, clouds, nodes_model, event_model):
+    cloud_sections = [cloud.module("config") for cloud in CLOUDS.values()]
+    for module in (types, model, nodes_model, event_model, *cloud_sections):
         for _, cls in inspect.getmembers(module, inspect.isclass):
-            if issubclass(cls, BaseModel) and cls.__module__ == module.__name__ and cls is not types.Model:
+            if issubclass(cls, BaseModel) and cls.__module__ == module.__name__ and cls is not types.Model \
+                    and not cls.__name__.startswith("_"):  # private bases: their fields reach files through a subclass
                 found.append(cls)
     return found
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import yaml
 
-from stacks.config import load_stack
-from stacks.infra import kind_cluster
-from stacks.infra.kind import KindClusterProvider
+from stacks.config.loader import load_stack
+from stacks.infra.kind import cluster_config as kind_cluster
+from stacks.infra.kind.cluster import KindClusterProvider
 
 
 def test_command_lines():

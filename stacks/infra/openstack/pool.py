@@ -5,8 +5,8 @@ becomes an OpenStack resource.
 `MagnumNodeGroup` takes a `MagnumClusterRef`, the pool spec and the OpenStack provider
 (`openstack_provider`, credentials from the stack's `openstack:*` config). The environment fills the
 ref from its own cluster; an event from the environment's stack outputs. The node group's inputs
-are `openstack_rules.node_group_args`; the labels and taints also reach the nodes through the
-labeler DaemonSet (`openstack_rules.labeler_daemonset_spec`), which both stacks declare in the
+are `rules.node_group_args`; the labels and taints also reach the nodes through the
+labeler DaemonSet (`rules.labeler_daemonset_spec`), which both stacks declare in the
 cluster. pulumi_openstack is imported only when a group or provider is built.
 """
 from __future__ import annotations
@@ -17,15 +17,15 @@ from dataclasses import dataclass, fields
 import pulumi
 
 from stacks.config.model import NodePool
-from stacks.infra import openstack_rules as rules
+from stacks.infra.openstack import rules
 from stacks.infra.provider_config import cloud_provider_settings
-from stacks.stack_outputs import MagnumClusterOutputs
+from stacks.infra.openstack.outputs import MagnumClusterOutputs
 
 
 @dataclass(frozen=True)
 class MagnumClusterRef:
     """The Magnum cluster a node group joins. Its fields are the stack outputs
-    `stacks.stack_outputs.MagnumClusterOutputs`: the environment exports them, an event reads them back."""
+    `stacks.infra.openstack.outputs.MagnumClusterOutputs`: the environment exports them, an event reads them back."""
 
     cluster_id: pulumi.Input[str]
 

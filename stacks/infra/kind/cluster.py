@@ -9,9 +9,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider
 
-from stacks.config.model import EnvironmentConfig, KindCluster
+from stacks.config.model import EnvironmentConfig
 from stacks.infra.base import Infra
-from stacks.infra import kind_cluster
+from stacks.infra.kind import cluster_config as kind_cluster
+from stacks.infra.kind.config import KindCluster
 
 
 def _run_kind(command: list[str]) -> str:

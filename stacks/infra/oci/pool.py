@@ -5,7 +5,7 @@ both create it: the one place that decides how a `NodePool` of the config become
 spec and the OCI provider (`oci_provider`, credentials from the stack's `oci:*` config). The
 environment fills the ref from its own resources; an event from the environment's stack outputs
 (`OkeClusterRef.from_stack_outputs`), all of them. Pure decisions (shape config, image, labels, node
-bootstrap) live in `oci_network` and `pools`. pulumi_oci is imported only when a pool or provider is
+bootstrap) live in `network` and `pools`. pulumi_oci is imported only when a pool or provider is
 built (the SDK is slow to import).
 """
 from __future__ import annotations
@@ -16,15 +16,15 @@ from dataclasses import dataclass, fields
 import pulumi
 
 from stacks.config.model import NodePool
-from stacks.infra import oci_network as net
+from stacks.infra.oci import network as net
 from stacks.infra.provider_config import cloud_provider_settings
-from stacks.stack_outputs import OkeClusterOutputs
+from stacks.infra.oci.outputs import OkeClusterOutputs
 
 
 @dataclass(frozen=True)
 class OkeClusterRef:
     """The OKE cluster a node pool joins, and the environment's settings every pool of it shares. Its
-    fields are the stack outputs `stacks.stack_outputs.OkeClusterOutputs`: the environment exports them, an
+    fields are the stack outputs `stacks.infra.oci.outputs.OkeClusterOutputs`: the environment exports them, an
     event reads them back."""
 
     cluster_id: pulumi.Input[str]
@@ -49,7 +49,7 @@ class OkeClusterRef:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-# Every field is a stack output of the environment (stacks.stack_outputs.OkeClusterOutputs), so an event
+# Every field is a stack output of the environment (stacks.infra.oci.outputs.OkeClusterOutputs), so an event
 # reads the whole ref from the environment's outputs and nothing from its stack file.
 assert {f.name for f in fields(OkeClusterRef)} == set(OkeClusterOutputs.model_fields)
 

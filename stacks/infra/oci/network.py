@@ -20,7 +20,8 @@ from __future__ import annotations
 import base64
 from typing import TypeVar
 
-from stacks.config.clouds import METADATA_ADDRESS, NODE_PORTS, Oci
+from stacks.infra.clouds import CLOUDS
+from stacks.infra.oci.config import NODE_PORTS, Oci
 from stacks.config.model import NodePool
 from stacks.infra.pools import pool_labels, pool_taints
 
@@ -34,6 +35,8 @@ ANYWHERE = "0.0.0.0/0"
 CNI = "FLANNEL_OVERLAY"
 OKE_INIT_URL = "http://169.254.169.254/opc/v2/instance/metadata/oke_init_script"
 T = TypeVar("T")
+
+METADATA_ADDRESS = CLOUDS["oci"].metadata_address
 
 
 def _ports(low: int, high: int | None = None) -> dict:

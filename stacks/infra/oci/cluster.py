@@ -1,9 +1,9 @@
 """OCI infrastructure: VCN, gateways, subnets, an OKE cluster and its node pools, and their provider.
 
 Imports pulumi_oci (only the submodules it uses: the SDK is slow to import); node pools and the
-provider come from `oci_pool`, which course events use too. Credentials come from the OCI
+provider come from `pool`, which course events use too. Credentials come from the OCI
 provider's own sources (~/.oci/config, OCI_* variables or secret `oci:*` provider config); the
-stack config only names the region and compartment. Pure decisions live in `oci_network`.
+stack config only names the region and compartment. Pure decisions live in `network`.
 """
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import pulumi_kubernetes as k8s
 from stacks.config.model import EnvironmentConfig
 from stacks.infra.base import Infra
 from stacks.infra import network_policy_controller as npc
-from stacks.infra import oci_network as net
-from stacks.infra.oci_pool import OkeClusterRef, OkeNodePool, oci_provider
+from stacks.infra.oci import network as net
+from stacks.infra.oci.pool import OkeClusterRef, OkeNodePool, oci_provider
 
 
 class OciNetwork(pulumi.ComponentResource):
@@ -157,7 +157,7 @@ def build(cfg: EnvironmentConfig) -> Infra:
     infra = OciInfra("oci", cfg)
     oci = cfg.oci
     assert oci is not None
-    # Stack outputs, by field of stacks.stack_outputs.OciOutputs.
+    # Stack outputs, by field of stacks.infra.oci.outputs.Outputs.
     return Infra(provider=infra.provider, kubeconfig=infra.kubeconfig, outputs={
         **infra.cluster_ref.stack_outputs(),  # what an event's OkeClusterRef is read from, all of it
         "cluster_name": oci.cluster_name,

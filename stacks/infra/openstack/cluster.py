@@ -1,9 +1,9 @@
 """OpenStack infrastructure: network, router, Magnum cluster and node groups, and their provider.
 
-Imports pulumi_openstack; node groups and the provider come from `openstack_pool`, which course
+Imports pulumi_openstack; node groups and the provider come from `pool`, which course
 events use too. Credentials come from the provider's own environment (OS_CLOUD with clouds.yaml,
 or OS_AUTH_URL/OS_APPLICATION_CREDENTIAL_* ...) or `openstack:*` stack config; the stack config
-only names the region. Pure decisions live in `openstack_rules`.
+only names the region. Pure decisions live in `rules`.
 """
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ import pulumi_openstack as openstack
 
 from stacks.config.model import EnvironmentConfig
 from stacks.infra.base import Infra
-from stacks.infra.openstack_vms import OpenStackVms
-from stacks.infra import openstack_rules as rules
-from stacks.infra.openstack_pool import MagnumClusterRef, MagnumNodeGroup, openstack_provider
+from stacks.infra.openstack.vms import OpenStackVms
+from stacks.infra.openstack import rules
+from stacks.infra.openstack.rules import agent_namespaces  # noqa: F401 (the registry asks cluster.py)
+from stacks.infra.openstack.pool import MagnumClusterRef, MagnumNodeGroup, openstack_provider
 
 
 class OpenStackNetwork(pulumi.ComponentResource):
@@ -71,7 +72,7 @@ class Bastion(pulumi.ComponentResource):
 
 
 class NodeLabeler(pulumi.ComponentResource):
-    """Applies every pool's labels and taints from inside Kubernetes (see openstack_rules)."""
+    """Applies every pool's labels and taints from inside Kubernetes (see rules.py)."""
 
     def __init__(self, name: str, cfg: EnvironmentConfig, provider: k8s.Provider,
                  opts: pulumi.ResourceOptions | None = None):
@@ -165,7 +166,7 @@ def build(cfg: EnvironmentConfig) -> Infra:
     infra = OpenStackInfra("openstack", cfg)
     os_cfg = cfg.openstack
     assert os_cfg is not None
-    # Stack outputs, by field of stacks.stack_outputs.OpenStackOutputs.
+    # Stack outputs, by field of stacks.infra.openstack.outputs.Outputs.
     outputs: dict[str, pulumi.Input] = {
         **infra.cluster_ref.stack_outputs(),  # what an event's MagnumClusterRef is read from
         "cluster_name": os_cfg.cluster_name,

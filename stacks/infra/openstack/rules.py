@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from stacks.config.clouds import OpenStack
+from stacks.infra.openstack.config import OpenStack
 from stacks.config.model import EnvironmentConfig, NodePool
 from stacks.infra.pools import pool_labels, pool_taints
 

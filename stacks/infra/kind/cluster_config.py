@@ -5,7 +5,8 @@ Kept apart from the Pulumi provider so they are unit-tested without Docker or ki
 from __future__ import annotations
 
 from stacks import yaml_text
-from stacks.config.model import EnvironmentConfig, KindCluster
+from stacks.config.model import EnvironmentConfig
+from stacks.infra.kind.config import KindCluster
 from stacks.infra.pools import pool_labels, pool_taints
 
 CVMFS_NODE_PATH = "/var/cvmfs"  # where the swan chart's cvmfs-csi automounts (automountHostPath)
