@@ -305,6 +305,18 @@ class NodePool(Model):
             raise ValueError(f"count {self.count} is larger than maxCount {self.max_count}")
         return self
 
+    @property
+    def autoscaled(self) -> bool:
+        """Either bound is set: the cloud's autoscaler may change the node count (kind ignores it)."""
+        return self.min_count is not None or self.max_count is not None
+
+    @property
+    def bounds(self) -> tuple[int, int]:
+        """(fewest, most) nodes the pool may have; `count` stands in for an unset bound."""
+        low = self.min_count if self.min_count is not None else self.count
+        high = self.max_count if self.max_count is not None else self.count
+        return low, high
+
 
 class EventGpuOffer(Model):
     """GPU capacity an environment sets aside for course events: which instance type carries a

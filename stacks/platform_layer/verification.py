@@ -95,7 +95,7 @@ def software_paths(cfg: EnvironmentConfig) -> list[str]:
 def pool_nodes(cfg: EnvironmentConfig, pool: NodePool) -> int:
     """The fewest nodes the pool has: its autoscaler's lower bound (`minCount`, else `count`) where the
     cloud's pools autoscale; exactly `count` otherwise (kind's workers)."""
-    return pool.count if not cloud_of(cfg).pools_autoscale or pool.min_count is None else pool.min_count
+    return pool.bounds[0] if cloud_of(cfg).pools_autoscale else pool.count
 
 
 def workload_namespaces(cfg: EnvironmentConfig) -> list[str]:

@@ -104,13 +104,13 @@ class OciInfra(pulumi.ComponentResource):
                                    pulumi.ResourceOptions(parent=self)).node_pool
             for pool in cfg.node_pools
         }
-        scaled = [pool for pool in cfg.node_pools if net.autoscaled(pool)]
+        scaled = [pool for pool in cfg.node_pools if pool.autoscaled]
         if scaled:
             # OKE's cluster-autoscaler add-on; workload identity, because pods cannot reach the
             # metadata service (instance principals) on these nodes.
             nodes = pulumi.Output.all(*[self.node_pools[p.name].id for p in scaled]).apply(
                 lambda ids: ",".join(f"{low}:{high}:{pool_id}" for pool_id, (low, high)
-                                     in zip(ids, [net.autoscaler_bounds(p) for p in scaled])))
+                                     in zip(ids, [p.bounds for p in scaled])))
             containerengine.Addon(
                 "cluster-autoscaler", cluster_id=self.cluster.id, addon_name="ClusterAutoscaler",
                 remove_addon_resources_on_delete=True,

@@ -178,13 +178,3 @@ def node_user_data(pool: NodePool, pods_cidr: str) -> str:
 
 def node_metadata(pool: NodePool, pods_cidr: str) -> dict[str, str]:
     return {"user_data": base64.b64encode(node_user_data(pool, pods_cidr).encode()).decode()}
-
-
-def autoscaled(pool: NodePool) -> bool:
-    return pool.min_count is not None or pool.max_count is not None
-
-
-def autoscaler_bounds(pool: NodePool) -> tuple[int, int]:
-    low = pool.min_count if pool.min_count is not None else pool.count
-    high = pool.max_count if pool.max_count is not None else pool.count
-    return low, high

@@ -69,7 +69,7 @@ def template_labels(cfg: EnvironmentConfig) -> dict[str, str]:
     """ClusterTemplate labels: the site's own, plus those SWAN derives from the rest of the config."""
     os_cfg = cfg.openstack
     assert os_cfg is not None
-    autoscaling = any(p.min_count is not None or p.max_count is not None for p in cfg.node_pools)
+    autoscaling = any(p.autoscaled for p in cfg.node_pools)
     return {
         **os_cfg.magnum_labels,
         "master_lb_allowed_cidrs": ",".join(os_cfg.api_cidrs),
@@ -81,9 +81,8 @@ def template_labels(cfg: EnvironmentConfig) -> dict[str, str]:
 def default_group_labels(pool: NodePool) -> dict[str, str]:
     """Cluster labels for Magnum's default worker group: its autoscaling bounds."""
     labels = {}
-    if pool.min_count is not None or pool.max_count is not None:
-        labels["min_node_count"] = str(pool.min_count if pool.min_count is not None else pool.count)
-        labels["max_node_count"] = str(pool.max_count if pool.max_count is not None else pool.count)
+    if pool.autoscaled:
+        labels["min_node_count"], labels["max_node_count"] = map(str, pool.bounds)
     return labels
 
 
