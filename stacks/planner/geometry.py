@@ -11,6 +11,13 @@ hardware limit, so it is checked rather than assumed.
 Every model also accepts the profile `full`: the whole GPU with MIG disabled (the only
 profile of T4, V100, A10, L4 and L40S). It occupies every memory slice, so it never shares
 a GPU with a MIG instance.
+
+Each model also carries the facts GPU sharing through NVIDIA's device plugin needs
+(`stacks.planner.sharing`): its nominal memory in GB (as MIG profile names count it: T4 16,
+A100-40GB 40), its CUDA compute capability, and whether the plugin can share it with MPS.
+MPS needs Volta (7.0) or later, so every model here has it; the plugin's MPS daemon allows
+48 clients per GPU from compute capability 7.5 on and 16 below (V100 is 7.0), see
+`cmd/mps-control-daemon/mps/device.go` in NVIDIA/k8s-device-plugin v0.17.4.
 """
 from __future__ import annotations
 
@@ -42,10 +49,19 @@ class GpuModel:
     compute_slices: int
     memory_slices: int
     geometry: tuple[Profile, ...]
+    memory_gb: int = 0  # nominal memory, as the MIG profile names count it
+    compute_capability: tuple[int, int] = (0, 0)
+    mps: bool = False  # NVIDIA's device plugin can share it with MPS (Volta and later)
 
     @property
     def profiles(self) -> tuple[str, ...]:
         return tuple(p.name for p in self.geometry)
+
+    @property
+    def mps_max_clients(self) -> int:
+        """Most MPS clients (replicas) the device plugin's MPS daemon accepts per GPU: 48 from
+        compute capability 7.5 on, else 16 (`maxClients` in the plugin's mps/device.go)."""
+        return 48 if self.compute_capability >= (7, 5) else 16
 
     def profile(self, name: str) -> Profile:
         for p in self.geometry:
@@ -54,11 +70,13 @@ class GpuModel:
         raise KeyError(name)
 
 
-def _a100_like(name: str, sizes: tuple[str, str, str, str, str, str]) -> GpuModel:
+def _a100_like(name: str, sizes: tuple[str, str, str, str, str, str], memory_gb: int,
+               cc: tuple[int, int]) -> GpuModel:
     """A100/H100/H200 share one geometry (8 memory slices, 7 compute); only the names differ."""
     one_small, one_large, two, three, four, seven = sizes
     return GpuModel(
-        name=name, mig=True, compute_slices=7, memory_slices=8,
+        name=name, mig=True, compute_slices=7, memory_slices=8, memory_gb=memory_gb,
+        compute_capability=cc, mps=True,
         geometry=(
             Profile(one_small, 1, 1, (0, 1, 2, 3, 4, 5, 6)),
             Profile(one_large, 1, 2, (0, 2, 4, 6)),
@@ -71,20 +89,22 @@ def _a100_like(name: str, sizes: tuple[str, str, str, str, str, str]) -> GpuMode
     )
 
 
-def _whole_only(name: str) -> GpuModel:
+def _whole_only(name: str, memory_gb: int, cc: tuple[int, int]) -> GpuModel:
     return GpuModel(name=name, mig=False, compute_slices=1, memory_slices=1,
-                    geometry=(Profile(FULL, 1, 1, (0,)),))
+                    geometry=(Profile(FULL, 1, 1, (0,)),), memory_gb=memory_gb,
+                    compute_capability=cc, mps=True)
 
 
 MODELS: dict[str, GpuModel] = {
     m.name: m
     for m in (
-        _a100_like("A100-40GB", ("1g.5gb", "1g.10gb", "2g.10gb", "3g.20gb", "4g.20gb", "7g.40gb")),
-        _a100_like("A100-80GB", ("1g.10gb", "1g.20gb", "2g.20gb", "3g.40gb", "4g.40gb", "7g.80gb")),
-        _a100_like("H100-80GB", ("1g.10gb", "1g.20gb", "2g.20gb", "3g.40gb", "4g.40gb", "7g.80gb")),
-        _a100_like("H200-141GB", ("1g.18gb", "1g.35gb", "2g.35gb", "3g.71gb", "4g.71gb", "7g.141gb")),
+        _a100_like("A100-40GB", ("1g.5gb", "1g.10gb", "2g.10gb", "3g.20gb", "4g.20gb", "7g.40gb"), 40, (8, 0)),
+        _a100_like("A100-80GB", ("1g.10gb", "1g.20gb", "2g.20gb", "3g.40gb", "4g.40gb", "7g.80gb"), 80, (8, 0)),
+        _a100_like("H100-80GB", ("1g.10gb", "1g.20gb", "2g.20gb", "3g.40gb", "4g.40gb", "7g.80gb"), 80, (9, 0)),
+        _a100_like("H200-141GB", ("1g.18gb", "1g.35gb", "2g.35gb", "3g.71gb", "4g.71gb", "7g.141gb"), 141, (9, 0)),
         GpuModel(
-            name="A30-24GB", mig=True, compute_slices=4, memory_slices=4,
+            name="A30-24GB", mig=True, compute_slices=4, memory_slices=4, memory_gb=24,
+            compute_capability=(8, 0), mps=True,
             geometry=(
                 Profile("1g.6gb", 1, 1, (0, 1, 2, 3)),
                 Profile("2g.12gb", 2, 2, (0, 2)),
@@ -92,11 +112,11 @@ MODELS: dict[str, GpuModel] = {
                 Profile(FULL, 4, 4, (0,)),
             ),
         ),
-        _whole_only("T4"),
-        _whole_only("V100"),
-        _whole_only("A10"),
-        _whole_only("L4"),
-        _whole_only("L40S"),
+        _whole_only("T4", 16, (7, 5)),
+        _whole_only("V100", 16, (7, 0)),  # the 16 GB V100 (SXM2/PCIe), as gpu_flavours.GFD has it
+        _whole_only("A10", 24, (8, 6)),
+        _whole_only("L4", 24, (8, 9)),
+        _whole_only("L40S", 48, (8, 9)),
     )
 }
 
@@ -139,6 +159,17 @@ def check_demand(model: str, demand: dict[str, int], *, path: str = DEFAULT_PATH
 MAX_SESSIONS = 10_000  # per profile on the command line: beyond any course, and the solver stays fast
 
 
+def parse_count(item: str, count: str, *, path: str = DEFAULT_PATH, key: str = "--demand") -> int | Problem:
+    """The N of a `--demand` item: ASCII digits, 1 to MAX_SESSIONS; else the Problem to report."""
+    shown = item if len(item) <= 60 else item[:57] + "..."
+    if not (count.isascii() and count.isdigit()) or not count.strip("0"):
+        return Problem(path, key, f"{shown!r}: count must be a positive integer (1 to {MAX_SESSIONS}, "
+                                  f"digits 0-9), got {count if len(count) <= 20 else count[:17] + '...'!r}")
+    if len(count.lstrip("0")) > len(str(MAX_SESSIONS)) or int(count) > MAX_SESSIONS:  # no int() of 5000 digits
+        return Problem(path, key, f"{shown!r}: at most {MAX_SESSIONS} sessions per profile")
+    return int(count)
+
+
 def parse_demand(items: list[str], *, model: str | None = None, path: str = DEFAULT_PATH,
                  key: str = "--demand") -> dict[str, int]:
     """Parse `PROFILE=N` strings into a demand; a profile given twice is summed.
@@ -154,15 +185,11 @@ def parse_demand(items: list[str], *, model: str | None = None, path: str = DEFA
         if not sep or not profile or not count:
             problems.append(Problem(path, key, f"{item!r} is not PROFILE=N (for example 1g.5gb=10)"))
             continue
-        shown = item if len(item) <= 60 else item[:57] + "..."
-        if not (count.isascii() and count.isdigit()) or not count.strip("0"):
-            problems.append(Problem(path, key, f"{shown!r}: count must be a positive integer (1 to {MAX_SESSIONS}, "
-                                               f"digits 0-9), got {count if len(count) <= 20 else count[:17] + '...'!r}"))
+        n = parse_count(item, count, path=path, key=key)
+        if isinstance(n, Problem):
+            problems.append(n)
             continue
-        if len(count.lstrip("0")) > len(str(MAX_SESSIONS)) or int(count) > MAX_SESSIONS:  # no int() of 5000 digits
-            problems.append(Problem(path, key, f"{shown!r}: at most {MAX_SESSIONS} sessions per profile"))
-            continue
-        demand[profile] = demand.get(profile, 0) + int(count)
+        demand[profile] = demand.get(profile, 0) + n
     for profile, count in demand.items():
         if count > MAX_SESSIONS:
             problems.append(Problem(path, key, f"{profile}: {count} sessions in all; at most {MAX_SESSIONS} "
@@ -243,3 +270,12 @@ def max_per_gpu(model: str, profile: str) -> int:
     """How many instances of `profile` fit on one GPU: the size of NVIDIA's uniform `all-<profile>`."""
     i = MODELS[model].profiles.index(profile)
     return max(c[i] for c in layout_vectors(model))
+
+
+def profile_gb(model: str, profile: str) -> int:
+    """Nominal memory of a profile in GB, from its name (`1g.5gb` -> 5); `full` is the whole GPU."""
+    gpu = MODELS[model]
+    if profile == FULL:
+        return gpu.memory_gb
+    gpu.profile(profile)  # KeyError for a profile the model does not have
+    return int(profile.rsplit(".", 1)[1].removesuffix("gb"))
