@@ -25,7 +25,8 @@ GPU (or MIG) instead.
 Exactness. Each GPU runs exactly one mode. One integer program (HiGHS through
 scipy.optimize.milp, zero gap, like pack.py) covers every mode at once:
 - x[c, k]: sessions of class c placed in mode k (only modes c accepts); they sum to c's demand.
-- whole: w GPUs, one session each.
+- whole: w GPUs, one session each. Only classes with no other usable mode need them for the
+  count: a session alone on a GPU may as well sit alone on a 2-replica GPU or a MIG instance.
 - sharing (MPS, time-slicing): y[k, r] GPUs configured with r replicas. A class with at most R
   replicas may sit on any GPU of r <= R replicas: the classes' sets of usable GPUs are nested,
   so by Hall's theorem the sessions fit exactly when, for every threshold t, the sessions of
@@ -37,10 +38,12 @@ scipy.optimize.milp, zero gap, like pack.py) covers every mode at once:
   catalog model it has no more compute or memory slices than any other qualifying profile and
   at least all of its start slices, so it can take that profile's place in any layout (the
   tests check this on the catalog).
-The objective is the number of GPUs, then (weighted below one GPU) the isolation of the
-sessions: each session costs 0 (whole), 1 (mig), 2 (mps) or 3 (time-slicing), so among the
-plans with the fewest GPUs the one with the strongest isolation is chosen. The plan's GPU count
-is the proven minimum; `lower_bound` is the rounded-up LP relaxation.
+Only the GPU counts are integer variables: for fixed GPU counts, placing the sessions is a
+network flow, so an integer placement exists (and is checked). The objective is the number of
+GPUs, so the plan's count is the proven minimum; `lower_bound` is the rounded-up LP relaxation.
+Among the plans with that count, the weakest mode used is made as strong as possible (caps
+tried strongest first, see `_solve`): a tie between MPS and MIG goes to MIG, between MPS and
+time-slicing to MPS, and sessions that need a GPU each anyway get whole GPUs.
 
 The device plugin (verified against NVIDIA/k8s-device-plugin v0.17.4):
 - Config file format, `api/config/v1/config.go`, `sharing.go`, `replicas.go`: `version: v1`,
@@ -58,7 +61,9 @@ The device plugin (verified against NVIDIA/k8s-device-plugin v0.17.4):
   MPS is not supported for MIG devices") and `cmd/nvidia-device-plugin/main.go` refuses MPS
   with `--mig-strategy=mixed`: an MPS node needs the `none` or `single` strategy on that node.
 - MPS limits (`cmd/mps-control-daemon/mps/daemon.go`): pinned device memory per client =
-  total memory / replicas; active thread percentage = 100 / replicas (integer division).
+  total memory / replicas; active thread percentage = 100 / replicas (integer division). At
+  most 48 clients per GPU, 16 below compute capability 7.5 (`mps/device.go`, `maxClients`:
+  its "at least Volta" test compares with 7.5, so a V100, 7.0, gets 16).
   Memory here is nominal (as MIG names are): a T4 reports 15360 MiB, so mps-4 gives 3840 MiB.
 - GPU feature discovery labels a shared node `nvidia.com/gpu.replicas=<r>`,
   `nvidia.com/gpu.sharing-strategy=mps|time-slicing` and `nvidia.com/gpu.product=<...>-SHARED`
@@ -78,7 +83,7 @@ from stacks.planner.geometry import DEFAULT_PATH, FULL, MODELS
 WHOLE, MIG, MPS, TIME_SLICING = "whole", "mig", "mps", "time-slicing"
 ISOLATION = (WHOLE, MIG, MPS, TIME_SLICING)  # strongest first
 SHARED_MODES = (MPS, TIME_SLICING)
-RANK = {mode: i for i, mode in enumerate(ISOLATION)}  # tie-break cost per session: weaker costs more
+RANK = {mode: i for i, mode in enumerate(ISOLATION)}  # 0 = strongest
 
 GPU_RESOURCE = "nvidia.com/gpu"
 DEVICE_PLUGIN_LABEL = "nvidia.com/device-plugin.config"
@@ -402,11 +407,6 @@ def check_sharing_demand(model: str, demand: Mapping[SessionClass, int], *, path
     return model, out
 
 
-MEMORY_HELP = ("MEMORYgb[@SHARE][:ISOLATION]=N: N sessions asking MEMORY GB of GPU memory (4gb, 2.5gb), "
-               "optionally a minimum compute share SHARE (0.25 or 25%) and their own isolation "
-               "(whole, mig, mps, time-slicing; else --sharing's)")
-
-
 def is_memory_item(item: str) -> bool:
     """Does a `--demand` item ask for memory (`4gb=...`) rather than a MIG profile (`1g.5gb=...`)?"""
     head = item.partition("=")[0].strip().lower()
@@ -508,6 +508,13 @@ def parse_sharing_demand(items: list[str], *, model: str | None, sharing: str | 
                                  isolation_keys=own_isolation)
         except InputError as exc:
             problems += exc.problems
+    elif demand:  # no model to check against: what needs none
+        for cls in demand:
+            if cls.memory_gb <= 0:
+                problems.append(Problem(path, key, f"{cls.label}: GPU memory must be more than 0 GB"))
+            if cls.compute is not None and not 0 < cls.compute <= 1:
+                problems.append(Problem(path, key, f"{cls.label}: compute share must be more than 0 and at "
+                                                   f"most 1 (a fraction of one GPU), got {decimal(cls.compute)}"))
     if problems:
         raise InputError(problems)
     return demand
