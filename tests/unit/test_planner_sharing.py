@@ -196,6 +196,15 @@ def test_time_slicing_when_it_needs_fewer_gpus_than_mps():
     assert plan_sharing("T4", {SessionClass(Fraction(1, 4), None, "mps"): 96}).modes == {"mps": 2}  # 48 clients
 
 
+def test_time_slicing_when_mps_rounds_the_thread_share_down():
+    # a third of the compute: time-slicing fits 3 per GPU, MPS only 2 (100 // 3 = 33 % < 1/3)
+    share = Fraction(1, 3)
+    assert plan_sharing("T4", {SessionClass(1, share): 6}).modes == {"time-slicing": 2}
+    assert plan_sharing("T4", {SessionClass(1, share, "mps"): 6}).modes == {"mps": 3}
+    # 30 %: both fit 3 per GPU, and then MPS, the stronger, is used
+    assert plan_sharing("T4", {SessionClass(1, Fraction(3, 10)): 6}).modes == {"mps": 2}
+
+
 def test_a100_mps_beats_mig_unless_mig_is_asked():
     assert plan_sharing("A100-40GB", {SessionClass(5): 60}).modes == {"mps": 8}
     plan = plan_sharing("A100-40GB", {SessionClass(5, isolation="mig"): 60})
