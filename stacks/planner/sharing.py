@@ -554,7 +554,9 @@ def _build(model: str, classes: list[SessionClass], counts: list[int], allowed: 
         for mode in allowed[i]:
             prog.x[i, mode] = prog.column()
             if mode in SHARED_MODES:
-                prog.replicas[i, mode] = max_replicas(model, cls, mode)
+                # more replicas than sessions never help (a GPU of fewer replicas serves the same
+                # classes and more of them), so very small sessions do not make huge numbers
+                prog.replicas[i, mode] = min(max_replicas(model, cls, mode), max(MIN_REPLICAS, sum(counts)))
             elif mode == MIG:
                 prog.profile_of[i] = mig_profile(model, cls)
     if any(mode == WHOLE for _, mode in prog.x):
@@ -661,15 +663,18 @@ def _feasible(a, lb, ub, sol) -> bool:
     return bool(np.all(a @ sol >= lb - 1e-6) and np.all(a @ sol <= ub + 1e-6) and np.all(sol >= 0))
 
 
-def _without_dominated_time_slicing(model: str, classes: list[SessionClass],
+def _without_dominated_time_slicing(model: str, classes: list[SessionClass], total: int,
                                     allowed: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
     """Drop time-slicing when MPS does everything it does: when every class that may time-slice
     may also use MPS with as many replicas, any time-sliced GPU of r replicas can be an MPS GPU of
     r replicas carrying the same sessions, with stronger isolation. (Time-slicing stays when the
     MPS client limit or its integer thread percentage allows fewer replicas to some class.)"""
     sliced = [i for i, a in enumerate(allowed) if TIME_SLICING in a]
-    if not sliced or not all(MPS in allowed[i] and max_replicas(model, classes[i], MPS)
-                             == max_replicas(model, classes[i], TIME_SLICING) for i in sliced):
+
+    def replicas(i: int, mode: str) -> int:  # as the program counts them: never more than the sessions
+        return min(max_replicas(model, classes[i], mode), max(MIN_REPLICAS, total))
+
+    if not sliced or not all(MPS in allowed[i] and replicas(i, MPS) == replicas(i, TIME_SLICING) for i in sliced):
         return allowed
     return [tuple(m for m in a if m != TIME_SLICING) for a in allowed]
 
@@ -687,7 +692,7 @@ def _solve(model: str, classes: list[SessionClass], counts: list[int],
     cap was shown to need more. Only when no cap reaches B (the uncapped minimum G is above its
     LP bound) are the caps tried again against G, reusing the programs already solved.
     """
-    allowed = _without_dominated_time_slicing(model, classes, allowed)
+    allowed = _without_dominated_time_slicing(model, classes, sum(counts), allowed)
     caps = [[tuple(m for m in a if RANK[m] <= RANK[cap]) for a in allowed] for cap in ISOLATION]
     caps = [c for i, c in enumerate(caps) if c not in caps[:i]]  # distinct, strongest first; the last is uncapped
     last = len(caps) - 1

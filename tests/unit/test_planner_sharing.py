@@ -205,6 +205,13 @@ def test_time_slicing_when_mps_rounds_the_thread_share_down():
     assert plan_sharing("T4", {SessionClass(1, Fraction(3, 10)): 6}).modes == {"mps": 2}
 
 
+def test_tiny_sessions_get_no_more_replicas_than_sessions():
+    plan = plan_sharing("H200-141GB", {SessionClass(Fraction(1, 100), None, "time-slicing"): 10})
+    assert [(l.mode, l.count, l.replicas) for l in plan.layouts] == [("mps", 1, 10)]
+    plan = plan_sharing("H200-141GB", {SessionClass(Fraction(1, 100)): 1})
+    assert [(l.mode, l.count, l.replicas) for l in plan.layouts] == [("whole", 1, 1)]
+
+
 def test_a100_mps_beats_mig_unless_mig_is_asked():
     assert plan_sharing("A100-40GB", {SessionClass(5): 60}).modes == {"mps": 8}
     plan = plan_sharing("A100-40GB", {SessionClass(5, isolation="mig"): 60})
