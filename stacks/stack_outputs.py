@@ -104,19 +104,12 @@ class Expectations(Document):
 
 
 def pool_gpu_resources(pool: NodePool, nodes: int) -> dict[str, int]:
-    """The GPU resources `nodes` nodes of `pool` make allocatable: `nvidia.com/gpu` per GPU with MIG off,
-    else `nvidia.com/mig-<profile>` per device of the pool's MIG layout (the planner's catalog)."""
+    """The GPU resources `nodes` nodes of `pool` make allocatable (`NodeGpu.resources_per_gpu` per GPU:
+    whole, shared `replicas` times, or the devices of its MIG layout)."""
     if pool.gpu is None or nodes <= 0:
         return {}
     gpus = nodes * pool.gpu.per_node
-    devices: dict[str, int] = {}
-    if pool.gpu.mig_config != "all-disabled":
-        from stacks.planner.mig_parted import catalog
-
-        devices = catalog([pool.gpu.model])["mig-configs"][pool.gpu.mig_config][0].get("mig-devices", {})
-    if not devices:
-        return {"nvidia.com/gpu": gpus}
-    return {f"nvidia.com/mig-{profile}": count * gpus for profile, count in sorted(devices.items())}
+    return {resource: count * gpus for resource, count in pool.gpu.resources_per_gpu.items()}
 
 
 def pool_expectation(pool: NodePool, nodes: int, *, selector: dict[str, str] | None = None,

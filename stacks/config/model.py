@@ -349,9 +349,10 @@ class Gpu(Model):
 
     operator_version: str = "v24.9.0"
     """Version of NVIDIA's gpu-operator chart, deployed when the environment has GPU models (pools or eventGpus)."""
-    mig_strategy: Literal["mixed", "single"] = "mixed"
-    """gpu-operator MIG strategy: `mixed` exposes each MIG profile as its own resource
-    (nvidia.com/mig-<profile>, what event sessions request), `single` as nvidia.com/gpu."""
+    mig_strategy: Literal["mixed", "single", "none"] = "mixed"
+    """gpu-operator MIG strategy: `mixed` exposes each MIG profile as its own resource (what event
+    sessions request), `single` as nvidia.com/gpu, `none` ignores MIG; the device plugin refuses
+    MPS sharing with `mixed`, so an environment sharing GPUs with MPS sets `none`."""
 
 
 class Spark(Model):
@@ -513,6 +514,12 @@ class EnvironmentConfig(_StackWithClouds):
         """What SWAN's spawner and user image need from the rest of the config."""
         if self.storage.eos.enabled and self.hub.auth.type != "oidc":
             raise ValueError("storage.eos needs hub.auth.type oidc: EOS homes use each user's token from Keycloak")
+        mps = [i for i, p in enumerate(self.node_pools) if p.gpu and p.gpu.sharing and p.gpu.sharing.mode == "mps"]
+        if mps and self.gpu.mig_strategy == "mixed":
+            raise ValidationError.from_exception_data(type(self).__name__, [config_problem(
+                ("nodePools", i, "gpu", "sharing", "mode"), "NVIDIA's device plugin refuses MPS with gpu.migStrategy "
+                "mixed (the gpu-operator passes it to every node): set gpu.migStrategy to none, or share with "
+                "time-slicing", "mps") for i in mps])
         if (self.gpu_models or self.event_gpus) and not any(sw.cuda for sw in self.hub.software):
             raise ValueError("this stack has GPUs but no CUDA software stack: SWAN's form offers a GPU only with an "
                              "LCG release whose name contains 'cuda' (add one to hub.software, e.g. LCG_107_cuda)")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from stacks.config.types import HostAddress, Model, Name, NodeGpu, SecretValue, unique_names
 
@@ -26,6 +26,14 @@ class NodeMachine(Model):
     gets); `nvidia_gpu` is added for a host with a GPU."""
     gpu: NodeGpu | None = None
     """The GPUs of the host: adds the nvidia_gpu role, which applies the MIG layout on the host."""
+
+    @field_validator("gpu")
+    @classmethod
+    def _no_sharing_on_hosts(cls, gpu: NodeGpu | None) -> NodeGpu | None:
+        if gpu is not None and gpu.sharing is not None:
+            raise ValueError("sharing is for node pools (the gpu-operator's device plugin reads the node label); "
+                             "a host's GPUs are configured by the nvidia_gpu role, which does not share them")
+        return gpu
 
     @property
     def all_roles(self) -> list[str]:

@@ -262,6 +262,18 @@ GpuModelName = Literal["A100-40GB", "A100-80GB", "H100-80GB", "H200-141GB", "A30
                        "T4", "V100", "A10", "L4", "L40S"]
 
 
+class GpuSharing(Model):
+    """NVIDIA's device plugin shares each GPU of the pool between `replicas` sessions (MIG off):
+    with `mps` every session gets at most GPU memory / replicas and 1/replicas of the compute
+    (enforced by the MPS daemon); with `time-slicing` they take turns and nothing is enforced."""
+
+    mode: Literal["mps", "time-slicing"]
+    """`mps` (memory and compute limits per session) or `time-slicing` (no limits)."""
+    replicas: int = Field(ge=2, le=48)
+    """Sessions per GPU (2-48; MPS allows 48 clients per GPU, 16 on V100); `swan gpu pack --demand 4gb=N`
+    sizes it from the GPU memory a session needs."""
+
+
 class NodeGpu(Model):
     model: GpuModelName
     """GPU model in the node or host; pool nodes are labelled with it (`swan.cern.ch/gpu-model`)."""
@@ -271,6 +283,9 @@ class NodeGpu(Model):
     mig_config: str = "all-disabled"
     """MIG layout of the GPUs: `all-disabled` (whole GPUs) or a layout of this model from the planner's
     catalog (`swan gpu pack` prints them); pool nodes get it as `nvidia.com/mig.config`, hosts apply it."""
+    sharing: GpuSharing | None = None
+    """Share every GPU between sessions with the device plugin (node pools only, MIG off); pool nodes get
+    `nvidia.com/device-plugin.config` naming the plugin config (`mps-4`, `ts-4`)."""
 
     @model_validator(mode="after")
     def _known_layout(self) -> "NodeGpu":
@@ -283,4 +298,35 @@ class NodeGpu(Model):
                 examples = ", ".join(sorted(names)[:3])
                 raise ValueError(f"migConfig '{self.mig_config}' is not a layout of {self.model} "
                                  f"(examples: {examples}; `swan gpu pack` prints layout names)")
+            if self.sharing is not None:
+                raise ValueError("sharing needs whole GPUs (migConfig all-disabled): the device plugin shares "
+                                 "a whole GPU, and refuses MPS on MIG devices")
+        if self.sharing is not None and self.sharing.mode == "mps":
+            from stacks.planner.geometry import MODELS
+
+            most = MODELS[self.model].mps_max_clients
+            if self.sharing.replicas > most:
+                raise ValueError(f"sharing.replicas {self.sharing.replicas} is more than the {most} MPS clients "
+                                 f"the device plugin allows on a {self.model}")
         return self
+
+    @property
+    def device_plugin_config(self) -> str:
+        """The device-plugin config its nodes select (`nvidia.com/device-plugin.config`)."""
+        from stacks.planner.sharing import CONFIG_PREFIX, DEFAULT_CONFIG  # keyed by the modes named as here
+
+        if self.sharing is None:
+            return DEFAULT_CONFIG
+        return f"{CONFIG_PREFIX[self.sharing.mode]}-{self.sharing.replicas}"
+
+    @property
+    def resources_per_gpu(self) -> dict[str, int]:
+        """Extended resources one GPU makes allocatable: `nvidia.com/mig-<profile>` per device of its
+        MIG layout (mixed strategy), else `nvidia.com/gpu` once, or `replicas` times when shared."""
+        if self.mig_config != "all-disabled":
+            from stacks.planner.mig_parted import catalog
+
+            devices = catalog([self.model])["mig-configs"][self.mig_config][0].get("mig-devices", {})
+            if devices:
+                return {f"nvidia.com/mig-{profile}": n for profile, n in sorted(devices.items())}
+        return {"nvidia.com/gpu": self.sharing.replicas if self.sharing else 1}

@@ -6,6 +6,7 @@ from stacks.config.model import NodePool
 POOL_LABEL = "swan.cern.ch/node-pool"
 GPU_MODEL_LABEL = "swan.cern.ch/gpu-model"
 MIG_CONFIG_LABEL = "nvidia.com/mig.config"
+DEVICE_PLUGIN_LABEL = "nvidia.com/device-plugin.config"  # which of the gpu-operator's plugin configs a node uses
 GPU_TAINT_KEY = "nvidia.com/gpu"
 EVENT_TAINT_KEY = "swan-events"  # SWAN's label and taint of course-event nodes
 
@@ -15,6 +16,8 @@ def pool_labels(pool: NodePool) -> dict[str, str]:
     if pool.gpu:
         labels[GPU_MODEL_LABEL] = pool.gpu.model
         labels[MIG_CONFIG_LABEL] = pool.gpu.mig_config
+        if pool.gpu.sharing:  # unlabelled nodes use the plugin's default config (no sharing)
+            labels[DEVICE_PLUGIN_LABEL] = pool.gpu.device_plugin_config
     return labels
 
 

@@ -4,11 +4,18 @@ SWAN's spawner (swanspawner 1.2.48, `_gpuinfo.AvailableGPUs`) does not read a li
 it names them from the nodes, as NVIDIA's GPU feature discovery labels them
 (`nvidia.com/gpu.product`, `nvidia.com/gpu.memory` in MiB, `nvidia.com/mig.config`) and from
 their allocatable devices: `<model> (<GB> GB)` for whole GPUs, `<model> partition (<GB> GB)` for
-MIG devices, where <model> is `Tesla T4` or `A100` for those, else the product label itself.
+MIG devices, where <model> is `Tesla T4` or `A100` for those, else the product label itself. GPUs the
+device plugin shares are named by swan-iac's hub code (`shared_flavour` in hub_side/swan_iac_hub.py):
+`<model> shared by <replicas>, MPS (<GB per session> GB)` or `..., time-slicing (<GB> GB)`.
 Knowing those names lets the nightly verification ask for a GPU the way a user does; the session
 tests check them against the real spawner.
 """
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from stacks.config.types import NodeGpu
 
 # What GPU feature discovery reports for each model the config knows: product label and memory (MiB).
 GFD = {
@@ -29,20 +36,29 @@ def _short(product: str) -> str:
     return "Tesla T4" if "T4" in product else "A100" if "A100" in product else product
 
 
-def mig_devices(model: str, mig_config: str) -> dict[str, int]:
-    """MIG devices per GPU of a layout name ({} when MIG is off)."""
-    if mig_config == "all-disabled":
-        return {}
-    from stacks.planner.mig_parted import catalog
+def node_labels(gpu: NodeGpu) -> dict[str, str]:
+    """What GPU feature discovery labels a node with these GPUs (product, memory, and the sharing:
+    `-SHARED` product, replicas and strategy, per k8s-device-plugin internal/lm/resource.go)."""
+    product, memory = GFD[gpu.model]
+    labels = {"nvidia.com/gpu.product": product, "nvidia.com/gpu.memory": str(memory),
+              "nvidia.com/mig.config": gpu.mig_config}
+    if gpu.sharing:
+        labels.update({"nvidia.com/gpu.product": f"{product}-SHARED",
+                       "nvidia.com/gpu.replicas": str(gpu.sharing.replicas),
+                       "nvidia.com/gpu.sharing-strategy": gpu.sharing.mode})
+    return labels
 
-    return dict(catalog([model])["mig-configs"][mig_config][0].get("mig-devices", {}))
 
-
-def flavours(model: str, mig_config: str) -> dict[str, str]:
-    """flavour name -> extended resource, for nodes of `model` with the layout `mig_config`."""
-    product, memory = GFD[model]
-    devices = mig_devices(model, mig_config)
-    if not devices:
+def flavours(gpu: NodeGpu) -> dict[str, str]:
+    """flavour name -> extended resource, for nodes with these GPUs."""
+    product, memory = GFD[gpu.model]
+    resources = gpu.resources_per_gpu
+    if gpu.sharing:
+        replicas = gpu.sharing.replicas
+        size = f"MPS ({memory / replicas / 1024:.1f} GB)" if gpu.sharing.mode == "mps" else \
+            f"time-slicing ({memory // 1024} GB)"
+        return {f"{_short(product)} shared by {replicas}, {size}": "nvidia.com/gpu"}
+    if "nvidia.com/gpu" in resources:
         return {f"{_short(product)} ({memory // 1024} GB)": "nvidia.com/gpu"}
-    return {f"{_short(product)} partition ({profile.split('.')[1][:-2]} GB)": f"nvidia.com/mig-{profile}"
-            for profile in sorted(devices)}
+    return {f"{_short(product)} partition ({resource.split('.')[-1][:-2]} GB)": resource
+            for resource in sorted(resources)}

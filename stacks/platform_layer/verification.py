@@ -58,7 +58,7 @@ def gpu_sessions(cfg: EnvironmentConfig) -> dict[str, dict]:
     sessions = {}
     for pool in cfg.node_pools:
         if pool.gpu and cuda:
-            flavour = sorted(flavours(pool.gpu.model, pool.gpu.mig_config))[0]
+            flavour = sorted(flavours(pool.gpu))[0]
             sessions[f"gpu-{pool.name}"] = api_user_options(cfg, cuda.release, cuda.platform, gpu=flavour)
     return sessions
 

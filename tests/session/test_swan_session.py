@@ -34,7 +34,7 @@ from stacks.config.loader import load_stack, stack_names
 from stacks.events.objects import node_pool
 from stacks.events.plan import plan_event
 from stacks.infra.pools import pool_labels, pool_taints
-from stacks.platform_layer.gpu_flavours import GFD, flavours, mig_devices
+from stacks.platform_layer.gpu_flavours import flavours, node_labels
 from stacks.platform_layer.hub_values import HOME_ON_VOLUME, SPARK_DRIVER_LABEL
 from stacks.platform_layer.swan_form import default_size, form_fields
 from stacks.platform_layer.verification import SESSIONS_CONFIG_MAP, session_options
@@ -58,21 +58,15 @@ every_stack = pytest.mark.parametrize("stack", ENVIRONMENTS, indirect=True)
 CLIENT_SECRET = "test-client-secret"
 CLOSED_EVENTS = {"physics-course"}  # seeded with its window moved to tomorrow; the others are open now
 UID = 4242
-def gpu_node(name: str, labels: dict, taints: list[dict], model: str, per_node: int, mig_config: str) -> dict:
+def gpu_node(name: str, labels: dict, taints: list[dict], gpu) -> dict:
     """A node of a GPU pool as the cluster shows it once the gpu-operator ran: GFD labels, and the
-    allocatable devices of its MIG layout (mixed strategy) or its whole GPUs."""
-    product, memory = GFD[model]
+    allocatable devices of its MIG layout (mixed strategy), its whole GPUs, or its shared GPUs
+    (GPUs x replicas)."""
     allocatable = {"cpu": "32", "memory": "256Gi", "pods": "110"}
-    devices = mig_devices(model, mig_config)
-    if not devices:
-        allocatable["nvidia.com/gpu"] = str(per_node)
-    for profile, count in devices.items():
-        allocatable[f"nvidia.com/mig-{profile}"] = str(count * per_node)
+    for resource, count in gpu.resources_per_gpu.items():
+        allocatable[resource] = str(count * gpu.per_node)
     return {"apiVersion": "v1", "kind": "Node",
-            "metadata": {"name": name, "labels": {**labels, "nvidia.com/gpu.present": "true",
-                                                  "nvidia.com/gpu.product": product,
-                                                  "nvidia.com/gpu.memory": str(memory),
-                                                  "nvidia.com/mig.config": mig_config}},
+            "metadata": {"name": name, "labels": {**labels, "nvidia.com/gpu.present": "true", **node_labels(gpu)}},
             "spec": {"taints": taints}, "status": {"allocatable": allocatable, "capacity": allocatable}}
 
 
@@ -101,8 +95,7 @@ def event_seed(environment: str, render, now: dt.datetime) -> tuple[list[dict], 
         for group in plan_event(cfg).nodes:
             if group.environment == environment:
                 pool = node_pool(event, group)
-                objects.append(gpu_node(f"{pool.name}-0", pool_labels(pool), pool_taints(pool), pool.gpu.model,
-                                        pool.gpu.per_node, pool.gpu.mig_config))
+                objects.append(gpu_node(f"{pool.name}-0", pool_labels(pool), pool_taints(pool), pool.gpu))
     return objects, documents
 
 
@@ -115,8 +108,7 @@ class Stack:
         self.folder = render(name)
         self.objects = load_render(self.folder)
         now = dt.datetime.now(dt.timezone.utc)
-        self.gpu_nodes = {pool.name: gpu_node(f"{pool.name}-0", pool_labels(pool), pool_taints(pool), pool.gpu.model,
-                                              pool.gpu.per_node, pool.gpu.mig_config)
+        self.gpu_nodes = {pool.name: gpu_node(f"{pool.name}-0", pool_labels(pool), pool_taints(pool), pool.gpu)
                           for pool in self.cfg.node_pools if pool.gpu}
         event_objects, self.events = event_seed(name, render, now)
         values = {}
@@ -237,7 +229,7 @@ def test_the_form_offers_the_configured_software_sizes_and_gpus(stack):
         assert {c["value"] for c in selection["cores"]} == {str(s.cores) for s in cfg.hub.sessions}
         assert {m["value"] for m in selection["memory"]} == {str(s.memory_gib) for s in cfg.hub.sessions}
     offered = set(dynamic.get("gpu_flavours", []))
-    expected = set().union(*[flavours(p.gpu.model, p.gpu.mig_config) for p in cfg.node_pools if p.gpu] or [set()])
+    expected = set().union(*[flavours(p.gpu) for p in cfg.node_pools if p.gpu] or [set()])
     assert offered == expected  # every GPU flavour of the pools, and no event's
 
 
@@ -330,22 +322,27 @@ def test_every_gpu_flavour_lands_on_its_pool_with_cuda_only(stack):
     pools = [p for p in cfg.node_pools if p.gpu]
     cuda = next(sw for sw in cfg.hub.software if sw.cuda)
     plain = next(sw for sw in cfg.hub.software if not sw.cuda)
-    wanted = [(pool, flavour) for pool in pools for flavour in sorted(flavours(pool.gpu.model, pool.gpu.mig_config))]
+    wanted = [(pool, flavour) for pool in pools for flavour in sorted(flavours(pool.gpu))]
     pods, _ = spawn_all(stack, [(stack.user()[1], form_fields(cfg, cuda.release, cuda.platform, gpu=flavour))
                                 for _, flavour in wanted])
     for (pool, flavour), pod in zip(wanted, pods):
         requested = {k for k in notebook(pod)["resources"]["limits"] if k.startswith("nvidia.com/")}
         assert len(requested) == 1 and notebook(pod)["resources"]["requests"][requested.pop()] == "1"
         spec = pod["spec"]
-        node_labels = stack.gpu_nodes[pool.name]["metadata"]["labels"]
-        assert selects(spec, node_labels) and untolerated(spec, pool_taints(pool)) == [], (flavour, spec)
+        labels = stack.gpu_nodes[pool.name]["metadata"]["labels"]
+        assert selects(spec, labels) and untolerated(spec, pool_taints(pool)) == [], (flavour, spec)
+        others = [p for p in pools if p.gpu.model == pool.gpu.model and flavours(p.gpu) != flavours(pool.gpu)]
+        for other in others:  # same model, shared otherwise: never the other pool's nodes
+            assert not selects(spec, stack.gpu_nodes[other.name]["metadata"]["labels"]), (flavour, other.name)
+        # an MPS client gets the device plugin's /dev/shm (the MPS daemon's); SWAN's own would hide it
+        mps = pool.gpu.sharing is not None and pool.gpu.sharing.mode == "mps"
+        assert ("/dev/shm" in {m["mountPath"] for m in notebook(pod).get("volumeMounts", [])}) != mps, flavour
     for pool in pools:
         # the form gives GPUs with a CUDA stack only; a forged request without one is refused
         _, session = stack.user()
         before = len(stack.hub.pods())
         answer = session.post(stack.hub.url + "/hub/spawn", allow_redirects=False, timeout=60, data={
-            **form_fields(cfg, plain.release, plain.platform, gpu=sorted(flavours(pool.gpu.model,
-                                                                                          pool.gpu.mig_config))[0]),
+            **form_fields(cfg, plain.release, plain.platform, gpu=sorted(flavours(pool.gpu))[0]),
             "_xsrf": session.cookies.get("_xsrf", "")})
         assert answer.status_code == 200 and "CUDA" in answer.text and len(stack.hub.pods()) == before
 
@@ -410,7 +407,7 @@ def test_swans_culler_runs_for_every_session_and_sooner_for_gpus(stack):
     pool = next(p for p in cfg.node_pools if p.gpu)
     (gpu_user, gpu_session), (cpu_user, cpu_session) = stack.user(), stack.user()
     spawn_all(stack, [(gpu_session, form_fields(cfg, cuda.release, cuda.platform,
-                                                gpu=sorted(flavours(pool.gpu.model, pool.gpu.mig_config))[0])),
+                                                gpu=sorted(flavours(pool.gpu))[0])),
                       (cpu_session, form_fields(cfg, cuda.release, cuda.platform))])
     assert gpu_user in members() and cpu_user not in members()
     requests.delete(f"{stack.hub.url}/hub/api/users/{gpu_user}/server", headers=headers, timeout=60)

@@ -14,7 +14,7 @@ import yaml
 
 from stacks.config.loader import load_stack, stack_names
 from stacks.config.model import NodePool
-from stacks.platform_layer.gpu_flavours import mig_devices
+from stacks.planner.mig_parted import catalog
 from stacks.render_checks import load_render
 from stacks.stack_outputs import (environment_outputs, EventOutputs, Expectations, StackOutputs, output_name,
                                   parse_field, pool_expectation, pool_gpu_resources)
@@ -129,8 +129,11 @@ GPU_RESOURCES = {
     "oci-pilot": {"cpu": {}, "gpu-a10": {"nvidia.com/gpu": 2},                  # 2 nodes x 1 A10
                   "gpu-a100": {"nvidia.com/gpu": 8}},                           # 1 node x 8 A100, MIG off
     "kind": {"users": {}},
+    "t4-shared": {"cpu": {}, "gpu-t4": {"nvidia.com/gpu": 2},                   # 2 nodes x 1 T4
+                  "gpu-t4-mps": {"nvidia.com/gpu": 16}},                        # 4 nodes x 1 T4 x 4 MPS clients
 }
-GPU_RESOURCES["everything-on"] = GPU_RESOURCES["openstack-prod"]  # the same pools
+# openstack-prod's pools, plus 1 node x 1 T4 shared 4 ways by time-slicing
+GPU_RESOURCES["everything-on"] = {**GPU_RESOURCES["openstack-prod"], "gpu-t4-shared": {"nvidia.com/gpu": 4}}
 
 
 @pytest.mark.parametrize("stack", ENVIRONMENTS)
@@ -140,14 +143,21 @@ def test_gpu_expectations_match_the_pools(renders, stack):
     assert {p.name: p.gpu for p in pools} == GPU_RESOURCES[stack]
     for pool, expected in zip(cfg.node_pools, pools):
         nodes = pool.min_count if pool.min_count is not None and cfg.cloud != "kind" else pool.count
-        if pool.gpu:  # per GPU: one whole GPU, or every device of the MIG layout (the planner's catalog)
-            per_gpu = mig_devices(pool.gpu.model, pool.gpu.mig_config) or {"gpu": 1}
-            resources = {("nvidia.com/gpu" if p == "gpu" else f"nvidia.com/mig-{p}"): n * pool.gpu.per_node * nodes
-                         for p, n in per_gpu.items()}
+        if pool.gpu:  # per GPU: one whole GPU, `replicas` shared ones, or every device of the MIG layout
+            resources = {r: n * pool.gpu.per_node * nodes for r, n in allocatable_per_gpu(pool.gpu).items()}
             assert expected.gpu == resources
             assert expected.taints == [{"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}]
         assert expected.selector == {POOL_LABEL: pool.name} and not expected.event
         assert expected.labels[POOL_LABEL] == pool.name
+
+
+def allocatable_per_gpu(gpu) -> dict[str, int]:
+    """What the device plugin makes allocatable per GPU, from the config as written: the MIG layout's
+    devices (mig-parted catalog, mixed strategy), else one `nvidia.com/gpu`, or `replicas` when shared."""
+    if gpu.mig_config != "all-disabled":
+        devices = catalog([gpu.model])["mig-configs"][gpu.mig_config][0]["mig-devices"]
+        return {f"nvidia.com/mig-{p}": n for p, n in devices.items()}
+    return {"nvidia.com/gpu": gpu.sharing.replicas if gpu.sharing else 1}
 
 
 def _nodes(cfg, drop: str | None = None) -> list[dict]:
@@ -159,15 +169,13 @@ def _nodes(cfg, drop: str | None = None) -> list[dict]:
         for i in range(count - (pool.name == drop)):
             allocatable = {}
             if pool.gpu:
-                devices = mig_devices(pool.gpu.model, pool.gpu.mig_config)
-                allocatable = {f"nvidia.com/mig-{p}": str(n * pool.gpu.per_node) for p, n in devices.items()} \
-                    if devices else {"nvidia.com/gpu": str(pool.gpu.per_node)}
+                allocatable = {r: str(n * pool.gpu.per_node) for r, n in allocatable_per_gpu(pool.gpu).items()}
             nodes.append({"metadata": {"name": f"{pool.name}-{i}", "labels": {POOL_LABEL: pool.name}},
                           "status": {"allocatable": allocatable}})
     return nodes
 
 
-@pytest.mark.parametrize("stack", ["openstack-prod", "oci-pilot"])
+@pytest.mark.parametrize("stack", ["openstack-prod", "oci-pilot", "t4-shared"])
 def test_the_nightly_gpu_check_passes_on_the_pools_and_fails_one_gpu_node_short(renders, stack):
     """`cluster.gpu` runs for environment pools now (it was skipped: nothing declared them)."""
     cfg = load_stack(stack)

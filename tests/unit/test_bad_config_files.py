@@ -15,6 +15,7 @@ from bad_input import Case, assert_refused
 CONFIG = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "config"
 KIND = (CONFIG / "Pulumi.kind.yaml").read_text()
 OPENSTACK = (CONFIG / "Pulumi.openstack-prod.yaml").read_text()
+T4_SHARED = (CONFIG / "Pulumi.t4-shared.yaml").read_text()
 EVENT = (CONFIG / "Pulumi.event-ml-workshop.yaml").read_text()
 BAD = "config/Pulumi.bad.yaml"
 
@@ -133,6 +134,23 @@ CASES = [
           "swan:nodes.static[0].address: '10.100.3.321' is neither an IP address nor a DNS host name"),
     check("host port out of range", {BAD: edited(OPENSTACK, "address: 10.100.3.21", "address: 10.100.3.21\n        port: 0")},
           "swan:nodes.static[0].port: Input should be greater than or equal to 1"),
+    # -- GPU sharing: what NVIDIA's device plugin would refuse on the nodes ---------------------------
+    check("MPS with the mixed MIG strategy", {BAD: edited(T4_SHARED, "    migStrategy: none", "    migStrategy: mixed")},
+          "swan:nodePools[2].gpu.sharing.mode: NVIDIA's device plugin refuses MPS with gpu.migStrategy mixed"),
+    check("sharing a MIG layout", {BAD: edited(OPENSTACK, "        migConfig: a100-40gb-7x1g.5gb\n      labels:",
+                                               "        migConfig: a100-40gb-7x1g.5gb\n        sharing: {mode: time-slicing, "
+                                               "replicas: 2}\n      labels:")},
+          "swan:nodePools[2].gpu: sharing needs whole GPUs (migConfig all-disabled)"),
+    check("more MPS clients than the plugin allows", {BAD: edited(T4_SHARED, "replicas: 4", "replicas: 49")},
+          "swan:nodePools[2].gpu.sharing.replicas: Input should be less than or equal to 48"),
+    check("one replica", {BAD: edited(T4_SHARED, "replicas: 4", "replicas: 1")},
+          "swan:nodePools[2].gpu.sharing.replicas: Input should be greater than or equal to 2"),
+    check("unknown sharing mode", {BAD: edited(T4_SHARED, "mode: mps", "mode: vgpu")},
+          "swan:nodePools[2].gpu.sharing.mode: Input should be 'mps' or 'time-slicing'"),
+    check("sharing a static host's GPUs", {BAD: edited(OPENSTACK, "          migConfig: a100-40gb-7x1g.5gb\n    vmGroups:",
+                                                       "          migConfig: all-disabled\n          sharing: {mode: "
+                                                       "time-slicing, replicas: 2}\n    vmGroups:")},
+          "swan:nodes.static[0].gpu: sharing is for node pools"),
     # -- event stacks -------------------------------------------------------------------------------
     check("event: duplicate key", {BAD: edited(EVENT, "    participants:", "    participants: 10\n    participants:")},
           "swan:event.participants: duplicate key"),

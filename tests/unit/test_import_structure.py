@@ -11,11 +11,13 @@ from pathlib import Path
 
 STACKS = Path(__file__).resolve().parents[2] / "stacks"
 # What stacks/config may import besides itself: the error type, and the GPU catalog (MIG geometry
-# and mig-parted layouts are reference data the NodeGpu and event session models check against).
+# and mig-parted layouts, the device-plugin sharing names: reference data the NodeGpu and event session
+# models check against and derive from).
 # The cloud registry (pure; its cloud packages are imported by name when called) gives the config model
 # its cloud sections, which live in each cloud's package (stacks/infra/<cloud>/config.py): those
 # section modules belong to the config layer and are held to the same rule.
-CONFIG_MAY_IMPORT = {"stacks.errors", "stacks.planner.geometry", "stacks.planner.mig_parted", "stacks.infra.clouds"}
+CONFIG_MAY_IMPORT = {"stacks.errors", "stacks.planner.geometry", "stacks.planner.mig_parted", "stacks.planner.sharing",
+                     "stacks.infra.clouds"}
 
 
 def in_config_layer(module: str) -> bool:

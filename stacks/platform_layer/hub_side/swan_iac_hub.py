@@ -12,6 +12,7 @@ What it adds to SWAN's own spawner:
 - course events: an event's GPU flavour is offered in SWAN's form to members of the event's
   role, only inside the event's window, and its sessions land on the event's nodes;
 - GPU flavours the spawner discovered on the nodes become real GPU requests, with CUDA only;
+  GPUs NVIDIA's device plugin shares (MPS, time-slicing) are flavours of their own;
 - Spark on this cluster: a per-user identity allowed to run executors, nothing more;
 - idle culling with SWAN's culler: one timeout for every session, a shorter one for GPUs.
 """
@@ -22,6 +23,7 @@ from jupyterhub import orm
 from kubernetes_asyncio.client.models import V1EnvVar, V1Toleration
 from kubernetes_asyncio.client.rest import ApiException
 from swanspawner import SwanKubeSpawner
+from swanspawner._gpuinfo import AvailableGPUs, _GPUInfo
 
 SWAN_IAC = get_config("custom.swanIac", {})  # noqa: F821 (defined by jupyterhub_config.py)
 GPU_GROUP = SWAN_IAC.get("gpuGroup", "swan-gpu-sessions")
@@ -32,8 +34,57 @@ def _open_now(event, now=None):
     return datetime.datetime.fromisoformat(event["opens"]) <= now < datetime.datetime.fromisoformat(event["closes"])
 
 
+# GPU feature discovery labels a node whose GPUs the device plugin shares (renameByDefault false):
+# `<product>-SHARED`, `nvidia.com/gpu.replicas` and `nvidia.com/gpu.sharing-strategy` (mps or
+# time-slicing); its `nvidia.com/gpu` count is GPUs x replicas (k8s-device-plugin internal/lm/resource.go).
+SHARED_SUFFIX = "-SHARED"
+REPLICAS_LABEL = "nvidia.com/gpu.replicas"
+STRATEGY_LABEL = "nvidia.com/gpu.sharing-strategy"
+
+
+def shared_flavour(model, labels):
+    """The flavour of a GPU shared `replicas` ways, None when not shared. With MPS a session gets
+    memory / replicas (the MPS daemon's pinned memory limit); time-slicing limits nothing."""
+    replicas = int(labels.get(REPLICAS_LABEL) or 1)
+    if replicas < 2:
+        return None
+    memory = int(labels["nvidia.com/gpu.memory"])  # MiB of the whole GPU
+    if labels.get(STRATEGY_LABEL) == "mps":
+        return f"{model} shared by {replicas}, MPS ({memory / replicas / 1024:.1f} GB)"
+    return f"{model} shared by {replicas}, time-slicing ({memory // 1024} GB)"
+
+
+class SwanIacGPUs(AvailableGPUs):
+    """SWAN's GPU discovery, with shared GPUs as flavours of their own. SWAN names a flavour from the
+    product and memory only, so a T4 shared 4 ways with MPS would be `Tesla T4 (15 GB)` like a whole
+    one, and sessions asking for either could land on both."""
+
+    def __init__(self, *args, **kwargs):
+        self.selectors = {}  # shared flavour -> node labels that pin its sessions to such nodes
+        super().__init__(*args, **kwargs)
+
+    def _process_full_card(self, gpus, gpu_model, product_name, node_to_flavor, node_status, node_labels,
+                           node_name):
+        model = self._get_simplified_gpu_model(product_name.removesuffix(SHARED_SUFFIX))
+        flavour = shared_flavour(model, node_labels)
+        if flavour is None:
+            return super()._process_full_card(gpus, gpu_model, product_name, node_to_flavor, node_status,
+                                              node_labels, node_name)
+        count = int(node_status.allocatable.get("nvidia.com/gpu", 0))
+        if count > 0:
+            node_to_flavor[(node_name, "nvidia.com/gpu")] = flavour
+            info = gpus.get(flavour, _GPUInfo("nvidia.com/gpu", product_name))
+            info.count += count
+            gpus[flavour] = info
+            self.selectors[flavour] = {REPLICAS_LABEL: node_labels[REPLICAS_LABEL],
+                                       STRATEGY_LABEL: node_labels.get(STRATEGY_LABEL, "")}
+
+
 class SwanIacKubeSpawner(SwanKubeSpawner):
     """SWAN's Kubernetes spawner plus course-event GPU flavours (configured as SwanKubeSpawner)."""
+
+    # SWAN's own instance keeps polling (it starts with the class); this one is the one the form reads.
+    gpus = SwanIacGPUs(SwanKubeSpawner.SWAN_EVENTS_ROLE, SwanKubeSpawner.LHCB_SWAN_ROLE)
 
     async def load_events(self):
         """Course events published in the user namespace (ConfigMaps the event stacks create)."""
@@ -148,12 +199,25 @@ async def _gpu(spawner, pod):
     if info is None:
         raise ValueError(f"the GPU flavour '{flavour}' is not available to you")
     _request(container, info.resource_name)
-    term = {"key": "nvidia.com/gpu.product", "operator": "In", "values": [info.product_name]}
+    shared = getattr(spawner.gpus, "selectors", {}).get(flavour, {})
+    terms = [{"key": "nvidia.com/gpu.product", "operator": "In", "values": [info.product_name]},
+             *({"key": k, "operator": "In", "values": [v]} for k, v in sorted(shared.items()))]
     pod.spec.affinity = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
-        "nodeSelectorTerms": [{"matchExpressions": [term]}]}}}
+        "nodeSelectorTerms": [{"matchExpressions": terms}]}}}
+    if shared.get(STRATEGY_LABEL) == "mps":
+        _leave_dev_shm_to_mps(pod, container)
     pod.spec.tolerations = (pod.spec.tolerations or []) + [
         V1Toleration(key=SWAN_IAC["gpuTaintKey"], operator="Exists", effect="NoSchedule")]
     pod.metadata.labels["gpu"] = info.resource_name.split("/", 1)[1]
+
+
+def _leave_dev_shm_to_mps(pod, container):
+    """The device plugin mounts the MPS daemon's /dev/shm into an MPS client; SWAN's own /dev/shm
+    volume would be mounted over it (the kubelet mounts pod volumes after device mounts), and CUDA
+    could not reach the MPS server. MPS sessions keep the plugin's."""
+    container.volume_mounts = [m for m in (container.volume_mounts or []) if m.mount_path != "/dev/shm"]
+    used = {m.name for c in pod.spec.containers for m in (c.volume_mounts or [])}
+    pod.spec.volumes = [v for v in (pod.spec.volumes or []) if v.name != "devshm" or v.name in used]
 
 
 async def _spark(spawner, pod):
