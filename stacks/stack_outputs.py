@@ -226,6 +226,8 @@ class PlanNodes(Document):
     flavor: str | None
     availability_domains: list[str]
     mig_config: str
+    sharing: Literal["mps", "time-slicing"] | None
+    replicas: int
     sessions: int
 
 
@@ -248,7 +250,12 @@ class EventPlanDocument(Document):
     group: str
     participants: int
     participants_detail: PlanParticipants
-    session_profile: str
+    session_profile: str | None
+    gpu_memory: str | None
+    sharing: Literal["whole", "mig", "mps", "time-slicing"]
+    replicas: int
+    resource: GpuResource
+    gpus_per_mode: dict[str, int]
     gpu_model: str
     session: PlanSession
     gpus: int

@@ -66,18 +66,23 @@ def plan_command(
 def print_plan(plan) -> None:
     from rich.table import Table
 
+    from stacks.events.objects import node_labels
+    from stacks.events.timeline import session_text
+
     e = plan.event
     head = Table(title=f"{plan.stack or e.name}: {e.title}", show_header=False)
     head.add_column(style="bold", no_wrap=True)
     text_column(head, "")
     head.add_row("group", e.group)
     head.add_row("sessions", f"{e.sessions} ({e.participants} participants + {e.instructors} instructors)")
-    head.add_row("session", f"{e.session.gpu_model} {e.session.profile}, {e.session.cores:g} cores, {e.session.memory}")
+    head.add_row("session", f"{e.session.gpu_model} {session_text(plan)}, {e.session.cores:g} cores, {e.session.memory}")
     head.add_row("nodes ready by", e.ready_by.isoformat())
     head.add_row("window", f"{e.start.isoformat()} to {e.end.isoformat()}")
     head.add_row("GPUs (planner minimum)", f"{plan.packed.gpus} (lower bound {plan.packed.lower_bound}; "
                                              f"one GPU per session would need {plan.packed.whole_gpus})")
     head.add_row("GPUs on whole nodes", str(plan.gpus_provisioned))
+    if len(plan.gpus.per_mode) > 1:  # sized by GPU memory: what each way of sharing would have needed
+        head.add_row("GPUs per mode", ", ".join(f"{mode} {n}" for mode, n in plan.gpus.per_mode.items()))
     console.print(head)
 
     # every cell whole, or ending in '…' on a terminal too narrow for the table (nothing wraps mid-name)
@@ -93,6 +98,11 @@ def print_plan(plan) -> None:
     console.print(nodes)
     for mig_config in dict.fromkeys(n.mig_config for n in plan.nodes):
         console.print(f"MIG layout (node label nvidia.com/mig.config): {mig_config}", highlight=False)
+    for n in plan.nodes[:1]:
+        if n.sharing:
+            console.print(f"sharing: {n.sharing}, {n.replicas} sessions per GPU", highlight=False)
+            console.print("device-plugin config (node label nvidia.com/device-plugin.config): "
+                          f"{node_labels(plan.event, n)['nvidia.com/device-plugin.config']}", highlight=False)
 
 
 TIMELINE = Path("build/events-timeline.png")

@@ -12,9 +12,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, Field, ValidationInfo, field_validator
+from fractions import Fraction
 
-from stacks.config.types import Duration, GpuModelName, Model, Name, Quantity, duration_seconds
+from pydantic import AwareDatetime, Field, ValidationInfo, field_validator, model_validator
+
+from stacks.config.types import ByteSize, Duration, GpuModelName, Model, Name, Quantity, duration_seconds, quantity_value
 
 MAX_EVENT_NAME = 40  # leaves room for prefixes in object and node-group names (63 characters)
 
@@ -28,12 +30,19 @@ def _no_yaml_timestamp(value: Any) -> Any:
 
 
 class Session(Model):
-    """What every participant and instructor gets: a MIG slice (or a whole GPU), cores and memory."""
+    """What every participant and instructor gets: a MIG slice, a whole GPU, or a share of one (by the GPU
+    memory it needs), cores and memory."""
 
     gpu_model: GpuModelName
     """GPU model of the sessions; every environment named must offer it in its eventGpus."""
-    profile: str
-    """MIG profile of gpuModel (e.g. 1g.5gb), or `full` for a whole GPU."""
+    profile: str | None = None
+    """MIG profile of gpuModel (e.g. 1g.5gb), or `full` for a whole GPU; or give gpuMemory instead."""
+    gpu_memory: ByteSize | None = None
+    """GPU memory each session needs (e.g. 4Gi), instead of a profile: the planner shares GPUs the way that
+    needs the fewest (MPS, time-slicing, MIG or whole GPUs) within `isolation`."""
+    isolation: Literal["time-slicing", "mps", "mig", "whole"] = "time-slicing"
+    """With gpuMemory, the weakest isolation accepted: time-slicing (any), mps (memory and compute limits),
+    mig (hardware partitions) or whole (a GPU each)."""
     cores: float = Field(2, gt=0, le=256)
     """CPU limit of each session in cores (the request is a quarter of it)."""
     memory: Quantity = "8Gi"
@@ -52,6 +61,28 @@ class Session(Model):
             raise ValueError(f"profile '{profile}' cannot run on {model}; its profiles are: "
                              f"{', '.join(MODELS[model].profiles)}")
         return known[profile.strip().lower()]
+
+    @model_validator(mode="after")
+    def _profile_or_memory(self) -> "Session":
+        from stacks.planner.geometry import MODELS
+
+        if self.profile is not None and self.gpu_memory is not None:
+            raise ValueError("give profile or gpuMemory, not both")
+        if self.profile is None and self.gpu_memory is None:
+            raise ValueError("give profile (a MIG profile, or full for a whole GPU) or gpuMemory (the planner "
+                             "shares GPUs)")
+        gpu = MODELS[self.gpu_model]
+        if self.gpu_memory is not None and self.memory_gb > gpu.memory_gb:
+            raise ValueError(f"gpuMemory {self.gpu_memory} is more than a whole {self.gpu_model} has "
+                             f"({gpu.memory_gb} GB)")
+        if self.gpu_memory is not None and self.isolation == "mig" and not gpu.mig:
+            raise ValueError(f"isolation mig: a {self.gpu_model} has no MIG; accept mps or time-slicing, or whole")
+        return self
+
+    @property
+    def memory_gb(self) -> Fraction:
+        """gpuMemory in GB as GPU names count them (4Gi: 4; a T4 has 16)."""
+        return Fraction(int(quantity_value(self.gpu_memory or "0")), 2**30)
 
 
 class Event(Model):

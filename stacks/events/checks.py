@@ -28,7 +28,7 @@ def cross_stack_problems(cfg: BaseModel, shown: str) -> list[Problem]:
         return []
     event = cfg.event
     try:
-        allocate(event.session.gpu_model, event.session.profile, event.sessions, load_environments(event.environments))
+        allocate(event.session, event.sessions, load_environments(event.environments))
     except PlanError as exc:
         return [Problem(shown, "swan:event.environments", str(exc))]
     return []

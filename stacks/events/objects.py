@@ -16,8 +16,8 @@ import json
 
 from stacks.config.event_model import Event
 from stacks.config.model import NodePool, Taint
-from stacks.config.types import NodeGpu, quantity_value
-from stacks.events.plan import EventPlan, NodeGroup, session_resource
+from stacks.config.types import GpuSharing, NodeGpu, quantity_value
+from stacks.events.plan import EventPlan, NodeGroup, SessionGpus
 from stacks.infra.pools import EVENT_TAINT_KEY, GPU_TAINT_KEY, POOL_LABEL, pool_labels, pool_taints
 from stacks.platform_layer.hub_values import EVENT_LABEL as EVENT_FLAVOUR_LABEL
 from stacks.platform_layer.k8s import meta
@@ -49,7 +49,8 @@ def node_pool(event: Event, group: NodeGroup) -> NodePool:
     """The event's nodes in one environment as a node pool, so every cloud's pool code applies."""
     return NodePool(
         name=group.pool, count=group.count, flavor=group.flavor, availability_domains=list(group.availability_domains),
-        gpu=NodeGpu(model=event.session.gpu_model, per_node=group.gpus_per_node, mig_config=group.mig_config),
+        gpu=NodeGpu(model=event.session.gpu_model, per_node=group.gpus_per_node, mig_config=group.mig_config,
+                    sharing=GpuSharing(mode=group.sharing, replicas=group.replicas) if group.sharing else None),
         labels={EVENTS_KEY: "true", EVENT_LABEL: event.name},
         taints=[Taint(key=EVENTS_KEY, value="true", effect="NoSchedule")])
 
@@ -80,7 +81,7 @@ def priority_class(event: Event) -> dict:
     }
 
 
-def resource_quota(event: Event, group_sessions: int, namespace: str) -> dict:
+def resource_quota(event: Event, gpus: SessionGpus, group_sessions: int, namespace: str) -> dict:
     """At most `group_sessions` sessions of the event in this cluster, with their GPU, cores and memory."""
     s = event.session
     memory = int(quantity_value(s.memory)) * group_sessions
@@ -92,7 +93,7 @@ def resource_quota(event: Event, group_sessions: int, namespace: str) -> dict:
         "spec": {
             "hard": {
                 "pods": str(group_sessions),
-                f"requests.{session_resource(s)}": str(group_sessions),
+                f"requests.{gpus.resource}": str(group_sessions),
                 "limits.cpu": f"{cores:g}",
                 "limits.memory": str(memory),
             },
@@ -102,14 +103,16 @@ def resource_quota(event: Event, group_sessions: int, namespace: str) -> dict:
     }
 
 
-def flavour_name(event: Event) -> str:
+def flavour_name(event: Event, gpus: SessionGpus) -> str:
     """What participants pick in SWAN's GPU list."""
     s = event.session
-    what = "whole GPU" if s.profile == "full" else f"MIG {s.profile}"
+    what = {"whole": "whole GPU", "mig": f"MIG {gpus.resource.removeprefix('nvidia.com/mig-')}",
+            "mps": f"shared by {gpus.replicas}, MPS, {s.gpu_memory}",
+            "time-slicing": f"shared by {gpus.replicas}, time-slicing"}[gpus.mode]
     return f"{event.title} ({s.gpu_model} {what})"
 
 
-def event_document(event: Event) -> dict:
+def event_document(event: Event, gpus: SessionGpus) -> dict:
     """`event.json` of the ConfigMap the hub reads (hub_side/swan_iac_hub.py): who sees the event's
     GPU flavour in the form (its role), when, and how its sessions are placed and sized."""
     s = event.session
@@ -119,8 +122,9 @@ def event_document(event: Event) -> dict:
         "role": event.group,
         "opens": event.ready_by.isoformat(),
         "closes": event.end.isoformat(),
-        "flavour": flavour_name(event),
-        "resource": session_resource(s),
+        "flavour": flavour_name(event, gpus),
+        "resource": gpus.resource,
+        "sharing": gpus.mode,
         "limits": {"cpu": f"{s.cores:g}", "memory": str(memory)},
         "requests": {"cpu": f"{s.cores / 4:g}", "memory": str(memory // 2)},
         "nodeSelector": {EVENT_LABEL: event.name},
@@ -130,12 +134,12 @@ def event_document(event: Event) -> dict:
     }
 
 
-def event_config_map(event: Event, namespace: str) -> dict:
+def event_config_map(event: Event, gpus: SessionGpus, namespace: str) -> dict:
     """The event's ConfigMap in the environment's user namespace (where the hub reads events)."""
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": meta(object_name(event), namespace,
                          labels={EVENT_FLAVOUR_LABEL: "true", EVENT_LABEL: event.name}),
-        "data": {"event.json": json.dumps(event_document(event), indent=2, sort_keys=True) + "\n"},
+        "data": {"event.json": json.dumps(event_document(event, gpus), indent=2, sort_keys=True) + "\n"},
     }

@@ -1,15 +1,22 @@
 """The capacity plan of a course event (pure: no Pulumi, no cloud).
 
 How many GPUs is the planner's minimum for one session per participant and instructor
-(`stacks.planner.pack`, never re-derived here). Those GPUs are then placed on whole nodes of
-the environments' event offers (`swan:eventGpus`), in the event's order of preference: an
-environment takes nodes until its `maxGpus` for the model is used up, the next one takes
-the rest. Every node of a pool gets the same MIG layout, named for `nvidia.com/mig.config`.
+(`stacks.planner.pack` for a MIG profile, `stacks.planner.sharing` for sessions sized by GPU memory,
+never re-derived here). Those GPUs are then placed on whole nodes of the environments' event
+offers (`swan:eventGpus`), in the event's order of preference: an environment takes nodes until
+its `maxGpus` for the model is used up, the next one takes the rest. Every node of a pool gets the
+same MIG layout (`nvidia.com/mig.config`) and, when shared, device-plugin config
+(`nvidia.com/device-plugin.config`).
+
+An event's sessions all get their GPU one way (`SessionGpus.mode`), so that they ask for one
+resource: for gpuMemory sessions, the mode needing the fewest GPUs among those the isolation asked
+allows and every environment can run (MIG devices need the gpu-operator's mixed strategy, which
+NVIDIA's device plugin refuses with MPS); on a tie, the stronger isolation.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from stacks.config.event_model import Event, EventConfig, Session
 from stacks.config.model import EnvironmentConfig, EventGpuOffer
@@ -34,6 +41,8 @@ class NodeGroup:
     availability_domains: tuple[str, ...]
     mig_config: str
     sessions: int  # sessions these nodes host (what the event's quota allows there)
+    sharing: str | None = None  # mps or time-slicing: the device plugin shares each GPU `replicas` ways
+    replicas: int = 1
 
     @property
     def gpus(self) -> int:
@@ -43,7 +52,24 @@ class NodeGroup:
         return {"pool": self.pool, "environment": self.environment, "cloud": self.cloud, "count": self.count,
                 "gpus_per_node": self.gpus_per_node, "gpus": self.gpus, "flavor": self.flavor,
                 "availability_domains": list(self.availability_domains), "mig_config": self.mig_config,
-                "sessions": self.sessions}
+                "sharing": self.sharing, "replicas": self.replicas, "sessions": self.sessions}
+
+
+@dataclass(frozen=True)
+class SessionGpus:
+    """How every session of the event gets its GPU, and the GPUs that takes."""
+
+    mode: str  # whole, mig, mps or time-slicing (stacks.planner.sharing)
+    resource: str  # what a session asks for: nvidia.com/gpu, or nvidia.com/mig-<profile>
+    packed: PackResult  # the GPUs: MIG layouts, or whole and shared GPUs as `full` layouts
+    replicas: int = 1  # sessions per GPU when shared
+    per_mode: dict[str, int] = field(default_factory=dict)  # GPUs each mode considered would need
+
+    def seats(self, layout: dict[str, int]) -> int:
+        """Sessions one GPU of `layout` seats."""
+        if self.mode == "mig":
+            return layout.get(self.resource.removeprefix("nvidia.com/mig-"), 0)
+        return self.replicas
 
 
 @dataclass(frozen=True)
@@ -52,8 +78,12 @@ class EventPlan:
 
     stack: str | None
     event: Event
-    packed: PackResult
+    gpus: SessionGpus
     nodes: list[NodeGroup]
+
+    @property
+    def packed(self) -> PackResult:
+        return self.gpus.packed
 
     @property
     def gpus_provisioned(self) -> int:
@@ -70,6 +100,11 @@ class EventPlan:
             "participants": e.sessions,
             "participants_detail": {"participants": e.participants, "instructors": e.instructors},
             "session_profile": e.session.profile,
+            "gpu_memory": e.session.gpu_memory,
+            "sharing": self.gpus.mode,
+            "replicas": self.gpus.replicas,
+            "resource": self.gpus.resource,
+            "gpus_per_mode": self.gpus.per_mode,
             "gpu_model": e.session.gpu_model,
             "session": {"cores": e.session.cores, "memory": e.session.memory},
             "gpus": self.packed.gpus,
@@ -105,7 +140,7 @@ def load_environments(names: list[str]) -> dict[str, EnvironmentConfig]:
     return envs
 
 
-def event_offer(name: str, env: EnvironmentConfig, model: str, profile: str) -> EventGpuOffer:
+def event_offer(name: str, env: EnvironmentConfig, model: str) -> EventGpuOffer:
     """The environment's offer for `model`, or a PlanError saying why the event cannot use it."""
     if not cloud_of(env).can_grow_for_events:
         raise PlanError(f"environment '{name}' is a {cloud_of(env).title} cluster: it cannot grow, so events "
@@ -118,14 +153,53 @@ def event_offer(name: str, env: EnvironmentConfig, model: str, profile: str) -> 
     return offer
 
 
-def allocate(model: str, profile: str, sessions: int, envs: dict[str, EnvironmentConfig],
-             pool: str = "event") -> tuple[PackResult, list[NodeGroup]]:
-    """The planner's minimum for `sessions` x `profile`, placed on whole nodes, environments in order."""
-    from stacks.planner.mig_parted import layout_name
+def session_gpus(session: Session, sessions: int, envs: dict[str, EnvironmentConfig]) -> SessionGpus:
+    """The mode and the planner's minimum of GPUs for `sessions` sessions like `session`."""
+    from stacks.planner import sharing
+    from stacks.planner.geometry import FULL
     from stacks.planner.pack import pack
 
-    offers = {name: event_offer(name, env, model, profile) for name, env in envs.items()}
-    packed = pack(model, {profile: sessions})
+    model = session.gpu_model
+    if session.profile is not None:  # asked by name: a MIG device, or a whole GPU
+        packed = pack(model, {session.profile: sessions})
+        if session.profile == FULL:
+            return SessionGpus("whole", "nvidia.com/gpu", packed)
+        return SessionGpus("mig", f"nvidia.com/mig-{session.profile}", packed)
+    cls = sharing.SessionClass(session.memory_gb, None, session.isolation)
+    strategies = {env.gpu.mig_strategy for env in envs.values()}
+    modes = [m for m in sharing.usable_modes(model, cls)
+             if not (m == sharing.MIG and strategies != {"mixed"}) and not (m == sharing.MPS and "mixed" in strategies)]
+    if not modes:
+        raise PlanError(f"no way to give {session.gpu_memory} of GPU memory with isolation {session.isolation} on "
+                        f"{model} in {', '.join(envs)} (gpu.migStrategy {', '.join(sorted(strategies))})")
+
+    def planned(mode: str) -> PackResult:
+        if mode == sharing.MIG:
+            return pack(model, {sharing.mig_profile(model, cls): sessions})
+        per_gpu = 1 if mode == sharing.WHOLE else sharing.max_replicas(model, cls, mode)
+        gpus = math.ceil(sessions / per_gpu)
+        return PackResult(gpu=model, demand={FULL: sessions}, gpus=gpus, lower_bound=gpus,
+                          layouts=[(gpus, {FULL: 1})], whole_gpus=sessions, uniform_gpus=gpus)
+
+    plans = {mode: planned(mode) for mode in modes}
+    mode = min(modes, key=lambda m: (plans[m].gpus, sharing.ISOLATION.index(m)))
+    per_mode = {m: p.gpus for m, p in plans.items()}
+    if mode == sharing.MIG:
+        return SessionGpus(mode, f"nvidia.com/mig-{sharing.mig_profile(model, cls)}", plans[mode], per_mode=per_mode)
+    replicas = 1 if mode == sharing.WHOLE else sharing.max_replicas(model, cls, mode)
+    return SessionGpus(mode, "nvidia.com/gpu", plans[mode], replicas, per_mode)
+
+
+def allocate(session: Session, sessions: int, envs: dict[str, EnvironmentConfig],
+             pool: str = "event") -> tuple[SessionGpus, list[NodeGroup]]:
+    """The planner's minimum for `sessions` sessions like `session`, placed on whole nodes, environments in order."""
+    from stacks.planner.mig_parted import layout_name
+
+    model = session.gpu_model
+    offers = {name: event_offer(name, env, model) for name, env in envs.items()}
+    gpus_plan = session_gpus(session, sessions, envs)
+    packed = gpus_plan.packed
+    shared = gpus_plan.mode in ("mps", "time-slicing")
     used = {name: 0 for name in envs}
     nodes: list[NodeGroup] = []
     seats_left = sessions
@@ -141,20 +215,22 @@ def allocate(model: str, profile: str, sessions: int, envs: dict[str, Environmen
             gpus = take * offer.gpus_per_node
             used[env_name] += gpus
             missing -= gpus
-            seats = min(gpus * layout.get(profile, 0), seats_left)
+            seats = min(gpus * gpus_plan.seats(layout), seats_left)
             seats_left -= seats
             nodes.append(NodeGroup(
                 pool=name_of_pool, environment=env_name, cloud=env.cloud, count=take,
                 gpus_per_node=offer.gpus_per_node, flavor=offer.flavor,
                 availability_domains=tuple(offer.availability_domains),
-                mig_config=layout_name(model, layout), sessions=seats))
+                mig_config=layout_name(model, layout), sessions=seats,
+                sharing=gpus_plan.mode if shared else None, replicas=gpus_plan.replicas))
         if missing > 0:
             room = ", ".join(f"{n}: {offers[n].max_gpus // offers[n].gpus_per_node * offers[n].gpus_per_node}"
                              for n in envs)
-            raise PlanError(f"{sessions} sessions of {profile} need {packed.gpus} {model} GPUs, more than the "
+            what = session.profile or f"{session.gpu_memory} ({gpus_plan.mode})"
+            raise PlanError(f"{sessions} sessions of {what} need {packed.gpus} {model} GPUs, more than the "
                             f"environments offer for events in whole nodes ({room}); add an environment or "
                             "raise its swan:eventGpus maxGpus")
-    return packed, nodes
+    return gpus_plan, nodes
 
 
 def plan_event(cfg: EventConfig, envs: dict[str, EnvironmentConfig] | None = None,
@@ -165,13 +241,5 @@ def plan_event(cfg: EventConfig, envs: dict[str, EnvironmentConfig] | None = Non
         envs = load_environments(event.environments)
     else:
         envs = {name: envs[name] for name in event.environments}
-    packed, nodes = allocate(event.session.gpu_model, event.session.profile, event.sessions, envs,
-                             pool=pool_name(event.name))
-    return EventPlan(stack=stack, event=event, packed=packed, nodes=nodes)
-
-
-def session_resource(session: Session) -> str:
-    """The extended resource one session asks for: a MIG device, or a whole GPU."""
-    from stacks.planner.geometry import FULL
-
-    return "nvidia.com/gpu" if session.profile == FULL else f"nvidia.com/mig-{session.profile}"
+    gpus, nodes = allocate(event.session, event.sessions, envs, pool=pool_name(event.name))
+    return EventPlan(stack=stack, event=event, gpus=gpus, nodes=nodes)

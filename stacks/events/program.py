@@ -30,7 +30,7 @@ import pulumi_kubernetes as k8s
 
 from stacks.config.event_model import Event, EventConfig
 from stacks.events import objects
-from stacks.events.plan import EventPlan, NodeGroup, load_environments, plan_event
+from stacks.events.plan import EventPlan, NodeGroup, SessionGpus, load_environments, plan_event
 from stacks.infra.clouds import cloud_of
 from stacks.stack_outputs import EventOutputs, environment_outputs, export, stack_reference_reader
 
@@ -61,6 +61,7 @@ class EventNodes(pulumi.ComponentResource):
 @dataclass
 class EventAccessArgs:
     event: Event
+    gpus: SessionGpus
     sessions: int
     user_namespace: pulumi.Input[str]  # the environment's, from its `namespaces` output
     kubernetes: k8s.Provider
@@ -78,11 +79,11 @@ class EventAccess(pulumi.ComponentResource):
             f"{name}-priority-class", metadata=priority["metadata"], value=priority["value"],
             global_default=priority["globalDefault"], preemption_policy=priority["preemptionPolicy"],
             description=priority["description"], opts=here)
-        quota = objects.resource_quota(event, args.sessions, users)
+        quota = objects.resource_quota(event, args.gpus, args.sessions, users)
         k8s.core.v1.ResourceQuota(
             f"{name}-quota", metadata=quota["metadata"], spec=quota["spec"],
             opts=pulumi.ResourceOptions.merge(here, pulumi.ResourceOptions(depends_on=[priority_class])))
-        flavour = objects.event_config_map(event, users)
+        flavour = objects.event_config_map(event, args.gpus, users)
         k8s.core.v1.ConfigMap(
             f"{name}-hub-flavour", metadata=flavour["metadata"], data=flavour["data"],
             opts=pulumi.ResourceOptions.merge(here, pulumi.ResourceOptions(depends_on=[priority_class])))
@@ -114,7 +115,7 @@ class CourseEvent(pulumi.ComponentResource):
                 EventNodes(f"{env_name}-{group.pool}", EventNodesArgs(event, group, read, kubernetes), here)
             users = read("namespaces").apply(lambda namespaces: namespaces.users)
             EventAccess(f"{env_name}-access",
-                        EventAccessArgs(event, sum(g.sessions for g in groups), users, kubernetes), here)
+                        EventAccessArgs(event, args.plan.gpus, sum(g.sessions for g in groups), users, kubernetes), here)
         self.register_outputs({"event": event.name})
 
 

@@ -26,7 +26,8 @@ def _pyplot():
 
 
 def plan_chart(plan: EventPlan, out: Path) -> None:
-    """Every planned node as a row of GPUs, each GPU cut into its MIG instances; used seats coloured."""
+    """Every planned node as a row of GPUs, each GPU cut into its seats (MIG instances, or the sessions
+    sharing it); used seats coloured."""
     plt = _pyplot()
     from matplotlib.patches import Rectangle
 
@@ -42,7 +43,8 @@ def plan_chart(plan: EventPlan, out: Path) -> None:
     layouts = {layout_name(event.session.gpu_model, layout): layout for _, layout in plan.packed.layouts}
     for y, (group, node) in enumerate(rows):
         layout = layouts[group.mig_config]
-        instances = [p for p, n in layout.items() for _ in range(n)]
+        instances = [p for p, n in layout.items() for _ in range(n)] if plan.gpus.mode == "mig" else \
+            ["seat"] * plan.gpus.seats(layout)
         colour = COLOURS[envs.index(group.environment) % len(COLOURS)]
         for gpu in range(group.gpus_per_node):
             x = gpu * 1.1
@@ -61,11 +63,21 @@ def plan_chart(plan: EventPlan, out: Path) -> None:
     ax.set_xlim(-0.1, width * 1.1)
     ax.set_ylim(-len(rows) - 0.2, 0.2)
     ax.axis("off")
-    what = "whole GPUs" if event.session.profile == "full" else f"MIG {event.session.profile}"
+    what = session_text(plan)
     ax.set_title(f"{event.title}: {event.sessions} sessions of {event.session.gpu_model} {what}\n"
                  f"{plan.packed.gpus} GPUs needed (planner minimum), {plan.gpus_provisioned} on whole nodes; "
                  f"grey: spare seats; dashed: GPUs beyond the minimum (whole nodes)", fontsize=9)
     _save(plt, fig, out)
+
+
+def session_text(plan: EventPlan) -> str:
+    """How the event's sessions get their GPU, in words: `whole GPUs`, `MIG 1g.5gb`, `4Gi, MPS, 4 per GPU`."""
+    gpus, s = plan.gpus, plan.event.session
+    if gpus.mode == "whole":
+        return "whole GPUs"
+    if gpus.mode == "mig":
+        return f"MIG {gpus.resource.removeprefix('nvidia.com/mig-')}"
+    return f"{s.gpu_memory}, {'MPS' if gpus.mode == 'mps' else 'time-slicing'}, {gpus.replicas} per GPU"
 
 
 def _save(plt, fig, out: Path) -> None:
@@ -103,7 +115,8 @@ def timeline_chart(plans: dict[str, EventPlan], capacity: dict[tuple[str, str], 
         ready, start, end = mdates.date2num([_utc(e.ready_by), _utc(e.start), _utc(e.end)])
         gantt.barh(i, start - ready, left=ready, color=colour[stack], alpha=0.35, height=0.6, zorder=2)
         gantt.barh(i, end - start, left=start, color=colour[stack], height=0.6, zorder=2)
-        gantt.text(end, i, f"  {e.sessions} x {e.session.gpu_model} {e.session.profile}", va="center", fontsize=8)
+        gantt.text(end, i, f"  {e.sessions} x {e.session.gpu_model} {session_text(plans[stack])}", va="center",
+                   fontsize=8)
     _shade_overlaps(gantt, _one_per_event(items))
     gantt.set_yticks(range(len(stacks)), [f"{s}\n{plans[s].event.title}" for s in stacks], fontsize=8)
     gantt.invert_yaxis()

@@ -26,6 +26,8 @@ class OpenEvent:
     role: str  # Keycloak client role, or hub group, of its members
     flavour: str  # the GPU flavour SWAN's form offers its members
     closes: dt.datetime
+    resource: str = "nvidia.com/gpu"  # what a session asks for (a MIG device, or a whole or shared GPU)
+    sharing: str = "whole"  # whole, mig, mps or time-slicing
 
 
 def config_maps_path(namespace: str) -> str:
@@ -49,7 +51,8 @@ def open_events(config_maps: list[dict], now: dt.datetime, only: tuple[str, ...]
         doc, opens, closes = _event(cm)
         windows[doc["event"]] = (opens, closes)
         if opens <= now < closes and (not only or doc["event"] in only):
-            found.append(OpenEvent(doc["event"], doc["role"], doc["flavour"], closes))
+            found.append(OpenEvent(doc["event"], doc["role"], doc["flavour"], closes,
+                                   doc.get("resource", "nvidia.com/gpu"), doc.get("sharing", "whole")))
     missing = [n for n in only if n not in windows]
     if missing:
         raise CheckFailed(f"no event named {', '.join(missing)} is published (events: {', '.join(sorted(windows)) or 'none'})")

@@ -76,6 +76,7 @@ class Session:
     options: Optional[dict] = None  # the spawn request's body (None: the hub's default session)
     group: Optional[str] = None  # a course event's group the user joins before spawning
     kernel_id: Optional[str] = None
+    promise: Optional["GpuPromise"] = None  # which GPU the flavour promises (None: any GPU)
 
     @property
     def label(self) -> str:
@@ -140,6 +141,47 @@ def profiles_in_form(html: str) -> list[str]:
     parser = _ProfileForm()
     parser.feed(html)
     return list(dict.fromkeys(parser.slugs))
+
+
+@dataclass(frozen=True)
+class GpuPromise:
+    """What a GPU flavour promises the session sees: a MIG device (of `profile`, e.g. `1g.5gb`, or of
+    `memory_gb`), an MPS client's share of a GPU, or a GPU (whole or time-sliced)."""
+
+    mode: str  # mig, mps or gpu
+    profile: Optional[str] = None
+    memory_gb: Optional[str] = None
+
+    @classmethod
+    def of_flavour(cls, flavour: Optional[str]) -> Optional["GpuPromise"]:
+        """From the names SWAN's spawner and swan-iac's hub code give flavours (stacks/platform_layer/
+        gpu_flavours.py): `<model> partition (5 GB)`, `<model> shared by 4, MPS (3.8 GB)`, `<model> (15 GB)`."""
+        if not flavour:
+            return None
+        if ", MPS (" in flavour:
+            return cls("mps")
+        found = re.search(r" partition \((\d+) GB\)$", flavour)
+        return cls("mig", memory_gb=found.group(1)) if found else cls("gpu")
+
+    @classmethod
+    def of_event(cls, resource: str, sharing: str) -> "GpuPromise":
+        if resource.startswith("nvidia.com/mig-"):
+            return cls("mig", profile=resource.removeprefix("nvidia.com/mig-"))
+        return cls("mps") if sharing == "mps" else cls("gpu")
+
+    def problem(self, found: dict) -> Optional[str]:
+        """Why what the session sees (`gpu_probe` output) is not what was promised, or None."""
+        mig = [g for g in found["gpus"] if g.strip().startswith("MIG ")]
+        if self.mode == "mig":
+            want = self.profile or f".{self.memory_gb}gb"
+            if not any(want in g.split("Device")[0] for g in mig):
+                return f"no MIG {self.profile or f'device of {self.memory_gb} GB'} among the devices it sees"
+        elif mig:
+            return f"a MIG device where a {'shared' if self.mode == 'mps' else 'whole'} GPU was promised"
+        if self.mode == "mps" and not found.get("mps_pipe"):
+            return ("not an MPS client: CUDA_MPS_PIPE_DIRECTORY is unset or missing, so the MPS daemon's "
+                    "memory and compute limits do not apply")
+        return None
 
 
 def is_gpu_profile(slug: Optional[str], gpu_profiles: list[str]) -> bool:
@@ -254,7 +296,8 @@ class HubVerification:
         chosen: list[Optional[str]] = list(slugs[: self.opts.max_sessions]) or [None]
         self.sessions = [Session(p, self._user(i), is_gpu_profile(p, self.opts.gpu_profiles) or (
             (self.opts.session_options.get(p) or {}).get("gpu", "none") not in ("none", "")),
-            options=self.opts.session_options.get(p) or ({"profile": p} if p else None))
+            options=self.opts.session_options.get(p) or ({"profile": p} if p else None),
+            promise=GpuPromise.of_flavour((self.opts.session_options.get(p) or {}).get("gpu")))
                          for i, p in enumerate(chosen)]
         checks = [Check("hub.health", self.group, self.check_health, timeout=self.opts.check_timeout)]
         if self.opts.events is not None:
@@ -290,7 +333,8 @@ class HubVerification:
             return Check("hub.events", self.group, failed)
         first = len(self.sessions)
         self.sessions += [Session(f"event:{e.name}", self._user(first + i), gpu=True, group=e.role,
-                                  options={**self.opts.event_options, "gpu": e.flavour})
+                                  options={**self.opts.event_options, "gpu": e.flavour},
+                                  promise=GpuPromise.of_event(e.resource, e.sharing))
                           for i, e in enumerate(events)]
 
         def found(_deadline):
@@ -498,12 +542,17 @@ class HubVerification:
             "if smi:\n"
             "    r = subprocess.run([smi, '-L'], capture_output=True, text=True, timeout=20)\n"
             "    gpus = [l for l in r.stdout.splitlines() if l.startswith(('GPU', '  MIG'))]\n"
+            "pipe = os.environ.get('CUDA_MPS_PIPE_DIRECTORY')\n"
             "print(json.dumps({'smi': smi, 'gpus': gpus, 'devs': sorted(glob.glob('/dev/nvidia[0-9]*')),\n"
-            "                  'visible': os.environ.get('NVIDIA_VISIBLE_DEVICES')}))\n"
+            "                  'visible': os.environ.get('NVIDIA_VISIBLE_DEVICES'),\n"
+            "                  'mps_pipe': pipe if pipe and os.path.isdir(pipe) else None}))\n"
         )
         found = self._run_json(s, code, deadline)
         if found["gpus"]:
-            return "; ".join(g.strip() for g in found["gpus"])[:300]
+            if s.promise and (why := s.promise.problem(found)):
+                raise CheckFailed(f"session '{s.label}': {why} ({'; '.join(g.strip() for g in found['gpus'])[:200]})")
+            seen = "; ".join(g.strip() for g in found["gpus"])[:300]
+            return f"{seen}; MPS client ({found['mps_pipe']})" if found.get("mps_pipe") else seen
         raise CheckFailed(
             f"no GPU visible in session '{s.label}': nvidia-smi {'lists none' if found['smi'] else 'not found'}, "
             f"devices {found['devs'] or 'none'}, NVIDIA_VISIBLE_DEVICES={found['visible']}")

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from event_support import BASE_EVENT, event_swan
 from stacks.cli.main import app
 from stacks.config.loader import load_stack, validate
+from stacks.config.event_model import Session
 from stacks.events.plan import PlanError, allocate, plan_event
 from stacks.planner.pack import pack
 
@@ -107,9 +108,10 @@ def test_placement_respects_every_offer_and_covers_the_minimum(project, people, 
     room = sum(o["max_gpus"] // o["gpus_per_node"] * o["gpus_per_node"] for o in offers)
     if room < minimum:
         with pytest.raises(PlanError, match=f"need {minimum} A100-40GB GPUs"):
-            allocate("A100-40GB", profile, people, envs)
+            allocate(Session(gpu_model="A100-40GB", profile=profile), people, envs)
         return
-    packed, nodes = allocate("A100-40GB", profile, people, envs)
+    packed, nodes = allocate(Session(gpu_model="A100-40GB", profile=profile), people, envs)
+    packed = packed.packed
     assert packed.gpus == minimum
     for i, o in enumerate(offers):
         gpus = sum(n.gpus for n in nodes if n.environment == f"env-{i}")

@@ -20,7 +20,7 @@ from stacks.render import manifest, run_program, write
 REPO = Path(__file__).resolve().parents[2]
 NODE_GROUP = "openstack:containerinfra/nodeGroup:NodeGroup"
 NODE_POOL = "oci:ContainerEngine/nodePool:NodePool"
-EXAMPLES = ("event-ml-workshop", "event-physics-course", "event-llm-hackathon")
+EXAMPLES = ("event-ml-workshop", "event-physics-course", "event-llm-hackathon", "event-t4-course")
 
 
 def _copy_project(root: Path) -> Path:
@@ -36,7 +36,7 @@ def renders(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SWAN_PROJECT_DIR", str(root))
         mp.chdir(root)
-        stacks = {s: run_program(s) for s in (*EXAMPLES, "openstack-prod", "oci-pilot")}
+        stacks = {s: run_program(s) for s in (*EXAMPLES, "openstack-prod", "oci-pilot", "t4-shared")}
         configs = {s: load_stack(s) for s in stacks}
         plans = {s: plan_event(configs[s], stack=s) for s in EXAMPLES}
     return stacks, configs, plans
@@ -92,6 +92,26 @@ def test_openstack_nodes_are_labelled_and_tainted_for_the_event_only(renders):
     assert one(rendered, NODE_GROUP)["labels"]["nvidia.com/mig.config"] == mig_config
 
 
+def test_a_course_sized_by_gpu_memory_gets_shared_t4s(renders):
+    """60 sessions of 4Gi on T4s (16 GB): shared four ways with MPS on t4-shared (its MIG strategy allows MPS),
+    15 nodes whose device plugin config the environment's gpu-operator holds, and sessions asking for one
+    `nvidia.com/gpu` each (a replica), as many as the event's quota allows."""
+    stacks, configs, plans = renders
+    rendered, plan = stacks["event-t4-course"], plans["event-t4-course"]
+    assert (plan.gpus.mode, plan.gpus.replicas, plan.packed.gpus) == ("mps", 4, 15)
+    assert one(rendered, NODE_GROUP)["nodeCount"] == 15
+    labels, _, _ = _labeler_args(rendered)
+    assert {"nvidia.com/device-plugin.config=mps-4", "nvidia.com/mig.config=all-disabled"} <= set(labels)
+    held = objects(stacks["t4-shared"])[("ConfigMap", "gpu-operator", "swan-device-plugin-config")]["data"]
+    assert "replicas: 4" in held["mps-4"] and "mps:" in held["mps-4"]
+    found = objects(rendered)
+    quota = found[("ResourceQuota", "swan-users", "swan-event-t4-course")]["spec"]["hard"]
+    assert quota["requests.nvidia.com/gpu"] == quota["pods"] == "60"
+    document = json.loads(found[("ConfigMap", "swan-users", "swan-event-t4-course")]["data"]["event.json"])
+    assert (document["resource"], document["sharing"]) == ("nvidia.com/gpu", "mps")
+    assert "shared by 4, MPS" in document["flavour"]
+
+
 def test_oke_node_pool_is_sized_labelled_and_tainted(renders):
     stacks, configs, plans = renders
     pool = one(stacks["event-llm-hackathon"], NODE_POOL)
@@ -123,7 +143,9 @@ def test_quota_priority_class_and_event_flavour_fit_together(renders):
         users = env.security.user_namespace
         quota = found[("ResourceQuota", users, name)]["spec"]
         priority = found[("PriorityClass", None, name)]
-        resource = "nvidia.com/gpu" if event.session.profile == "full" else f"nvidia.com/mig-{event.session.profile}"
+        # the resource a session asks for: a MIG device by its profile, else a whole or shared GPU
+        resource = f"nvidia.com/mig-{event.session.profile}" if event.session.profile not in (None, "full") \
+            else "nvidia.com/gpu"
         assert quota["hard"]["pods"] == quota["hard"][f"requests.{resource}"] == str(event.sessions)
         assert quota["scopeSelector"]["matchExpressions"] == [
             {"scopeName": "PriorityClass", "operator": "In", "values": [name]}]

@@ -13,7 +13,7 @@ def test_timeline_of_the_examples(project, tmp_path):
     out = tmp_path / "timeline.png"
     result = runner.invoke(app, ["event", "timeline", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert "3 events" in result.stdout and "over capacity" not in result.stdout
+    assert "4 events" in result.stdout and "over capacity" not in result.stdout
     assert out.read_bytes()[:8] == PNG and out.stat().st_size > 20000
 
 

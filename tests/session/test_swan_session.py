@@ -372,6 +372,9 @@ def test_course_event_flavours_are_for_members_inside_the_window(stack):
                           if o["metadata"]["labels"].get("swan.cern.ch/event") == name)
         assert selects(spec, event_node["metadata"]["labels"])
         assert untolerated(spec, event_node["spec"]["taints"]) == []
+        # an MPS client keeps the device plugin's /dev/shm (the MPS daemon's), not SWAN's volume over it
+        mounts = {m["mountPath"] for m in notebook(pod).get("volumeMounts", [])}
+        assert ("/dev/shm" in mounts) != (document["sharing"] == "mps"), (name, document["sharing"])
         # an outsider forging the event's flavour gets no session
         before = len(stack.hub.pods())
         answer = outsider.post(stack.hub.url + "/hub/spawn", allow_redirects=False, timeout=60, data={

@@ -14,7 +14,7 @@ import yaml
 
 from stacks.config.loader import load_stack, stack_names
 from stacks.config.model import NodePool
-from stacks.planner.mig_parted import catalog
+from gpu_support import allocatable_per_gpu
 from stacks.render_checks import load_render
 from stacks.stack_outputs import (environment_outputs, EventOutputs, Expectations, StackOutputs, output_name,
                                   parse_field, pool_expectation, pool_gpu_resources)
@@ -149,15 +149,6 @@ def test_gpu_expectations_match_the_pools(renders, stack):
             assert expected.taints == [{"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}]
         assert expected.selector == {POOL_LABEL: pool.name} and not expected.event
         assert expected.labels[POOL_LABEL] == pool.name
-
-
-def allocatable_per_gpu(gpu) -> dict[str, int]:
-    """What the device plugin makes allocatable per GPU, from the config as written: the MIG layout's
-    devices (mig-parted catalog, mixed strategy), else one `nvidia.com/gpu`, or `replicas` when shared."""
-    if gpu.mig_config != "all-disabled":
-        devices = catalog([gpu.model])["mig-configs"][gpu.mig_config][0]["mig-devices"]
-        return {f"nvidia.com/mig-{p}": n for p, n in devices.items()}
-    return {"nvidia.com/gpu": gpu.sharing.replicas if gpu.sharing else 1}
 
 
 def _nodes(cfg, drop: str | None = None) -> list[dict]:

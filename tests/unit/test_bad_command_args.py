@@ -317,7 +317,8 @@ def test_event_tables_keep_names_whole_or_marked_at_80_columns(project, columns_
     result = runner.invoke(app, ["event", "plan", stack], env=columns_80)
     assert result.exit_code == 0, result.output
     plan = json.loads(runner.invoke(app, ["event", "plan", stack, "--json"]).stdout)
-    names = {stack, plan["group"], plan["gpu_model"], plan["session_profile"]}
+    names = {stack, plan["group"], plan["gpu_model"]}
+    names |= {plan["session_profile"] if plan["sharing"] == "mig" else plan["gpu_memory"] or "whole GPUs"}
     for node in plan["nodes"]:
         names |= {node["environment"], node["pool"], node["flavor"] or "-", node["mig_config"]}
     missing = sorted(n for n in names if not shown(n, result.stdout))

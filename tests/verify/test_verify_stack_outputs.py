@@ -17,10 +17,10 @@ import yaml
 
 from stacks.config.loader import load_stack
 from stacks.errors import InputError
-from stacks.platform_layer.gpu_flavours import mig_devices
 from stacks.render import run_program
 from stacks.verify.cluster import load_expectations
 from stacks.verify.stack import private_inventory_file, verify_settings
+from gpu_support import allocatable_per_gpu
 from test_verify_cluster import _Api, kubeconfig
 from verify_support import fresh_tls_secret, swan_verify
 
@@ -114,9 +114,7 @@ def _cluster(drop_a100_node: bool = False) -> dict:
         for i in range((pool.min_count or pool.count) - (drop_a100_node and pool.name == "gpu-a100")):
             allocatable = {}
             if pool.gpu:
-                devices = mig_devices(pool.gpu.model, pool.gpu.mig_config)
-                allocatable = {f"nvidia.com/mig-{p}": str(n * pool.gpu.per_node) for p, n in devices.items()} \
-                    if devices else {"nvidia.com/gpu": str(pool.gpu.per_node)}
+                allocatable = {r: str(n * pool.gpu.per_node) for r, n in allocatable_per_gpu(pool.gpu).items()}
             items.append({"metadata": {"name": f"{pool.name}-{i}", "labels": {"swan.cern.ch/node-pool": pool.name}},
                           "status": {"allocatable": allocatable,
                                      "conditions": [{"type": "Ready", "status": "True"}]}})

@@ -193,6 +193,8 @@ async def _gpu(spawner, pod):
         pod.spec.tolerations = (pod.spec.tolerations or []) + [V1Toleration(**t) for t in event["tolerations"]]
         pod.spec.priority_class_name = event["priorityClassName"]
         pod.metadata.labels.update(event["labels"])
+        if event.get("sharing") == "mps":
+            _leave_dev_shm_to_mps(pod, container)
         return
     roles = await spawner.user_role_set()
     info = spawner.gpus.get_available_gpu_flavours(roles).get(flavour)
