@@ -390,7 +390,9 @@ class UserQuota(Model):
     pods: int = Field(200, ge=1)
     """Pods in the user namespace at most."""
     gpus: int = Field(0, ge=0)
-    """Whole GPUs (requests of nvidia.com/gpu) all sessions together may hold; 0 sets no GPU cap."""
+    """Requests of nvidia.com/gpu (whole GPUs and shared-GPU seats alike) all sessions together may
+    hold, if fewer than the pools provide. Every GPU resource of the pools is capped at what they
+    provide at their largest (maxCount where pools autoscale); 0 keeps that cap."""
     max_container_cpu: Quantity = "16"
     """Largest CPU limit one container may have (LimitRange max)."""
     max_container_memory: ByteSize = "64Gi"

@@ -278,8 +278,8 @@ class NodeGpu(Model):
     model: GpuModelName
     """GPU model in the node or host; pool nodes are labelled with it (`swan.cern.ch/gpu-model`)."""
     per_node: int = Field(1, ge=1, le=16)
-    """GPUs in each node or host, as its flavor or hardware has them; recorded in the `nodePools` stack
-    output, nothing is sized from it."""
+    """GPUs in each node or host, as its flavor or hardware has them; a pool's GPU quota
+    (security.quota) counts them, nothing else is sized from it."""
     mig_config: str = "all-disabled"
     """MIG layout of the GPUs: `all-disabled` (whole GPUs) or a layout of this model from the planner's
     catalog (`swan gpu pack` prints them); pool nodes get it as `nvidia.com/mig.config`, hosts apply it."""

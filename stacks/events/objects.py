@@ -5,7 +5,8 @@
   per-event label (`swan.cern.ch/event=<name>`) lets one event's sessions select its own
   nodes, so two events never share nodes. The MIG layout is the `nvidia.com/mig.config` label.
 - A PriorityClass per event, used only to scope a ResourceQuota in the user namespace to the
-  event's sessions (value 0, never preempts): the event gets exactly its seats.
+  event's sessions (value 0, never preempts): the event gets exactly its seats, and its sessions no
+  other GPU resource (`gpu_caps`: what its planned nodes and the environment's pools provide).
 - The event's ConfigMap the hub reads (`stacks/platform_layer/hub_side/swan_iac_hub.py`): its GPU
   flavour is offered in SWAN's form to members of the event's role from `ready_by` until `end`.
 - What `swan verify` should find on the event's nodes (an expectations document).
@@ -15,10 +16,11 @@ from __future__ import annotations
 import json
 
 from stacks.config.event_model import Event
-from stacks.config.model import NodePool, Taint
+from stacks.config.model import EnvironmentConfig, NodePool, Taint
 from stacks.config.types import GpuSharing, NodeGpu, quantity_value
 from stacks.events.plan import EventPlan, NodeGroup, SessionGpus
 from stacks.infra.pools import EVENT_TAINT_KEY, GPU_TAINT_KEY, POOL_LABEL, pool_labels, pool_taints
+from stacks.platform_layer.gpu_capacity import gpu_capacity, pool_capacity, total
 from stacks.platform_layer.hub_values import EVENT_LABEL as EVENT_FLAVOUR_LABEL
 from stacks.platform_layer.k8s import meta
 from stacks.stack_outputs import Expectations, pool_expectation
@@ -81,9 +83,29 @@ def priority_class(event: Event) -> dict:
     }
 
 
-def resource_quota(event: Event, gpus: SessionGpus, group_sessions: int, namespace: str) -> dict:
-    """At most `group_sessions` sessions of the event in this cluster, with their GPU, cores and memory."""
+def gpu_caps(event: Event, gpus: SessionGpus, groups: list[NodeGroup],
+             environment: EnvironmentConfig | None = None) -> dict[str, int]:
+    """The event's GPU caps in one environment (`groups`: its planned nodes there): its seats there of the
+    resource its sessions ask for (`gpus.resource`), and 0 of every other GPU resource those nodes or the
+    environment's pools provide, so the event's sessions take their seats and nothing else. The nodes'
+    capacity comes from the plan through the same per-GPU rule as the environment's quota
+    (stacks.platform_layer.gpu_capacity: MIG devices, shared GPUs' replicas, the environment's MIG strategy)."""
+    strategy = environment.gpu.mig_strategy if environment is not None else "mixed"
+    provided = total(pool_capacity(node_pool(event, group), group.count, strategy) for group in groups)
+    resource, seats = gpus.resource, sum(group.sessions for group in groups)
+    if seats > provided.get(resource, 0):
+        raise ValueError(f"event {event.name}: {seats} seats of {resource}, but its nodes provide "
+                         f"{provided.get(resource, 0)}")
+    others = set(provided) | set(gpu_capacity(environment) if environment is not None else {})
+    return dict(sorted({**{r: 0 for r in others}, resource: seats}.items()))
+
+
+def resource_quota(event: Event, gpus: SessionGpus, groups: list[NodeGroup], namespace: str,
+                   environment: EnvironmentConfig | None = None) -> dict:
+    """The event's sessions in this cluster (its planned nodes there: `groups`): at most its seats there, with
+    their GPU (and no other GPU resource, `gpu_caps`), cores and memory."""
     s = event.session
+    group_sessions = sum(group.sessions for group in groups)
     memory = int(quantity_value(s.memory)) * group_sessions
     cores = s.cores * group_sessions
     return {
@@ -93,7 +115,7 @@ def resource_quota(event: Event, gpus: SessionGpus, group_sessions: int, namespa
         "spec": {
             "hard": {
                 "pods": str(group_sessions),
-                f"requests.{gpus.resource}": str(group_sessions),
+                **{f"requests.{r}": str(n) for r, n in gpu_caps(event, gpus, groups, environment).items()},
                 "limits.cpu": f"{cores:g}",
                 "limits.memory": str(memory),
             },

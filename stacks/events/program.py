@@ -11,7 +11,8 @@ For every environment the plan uses, the event declares, under one `swan:event:C
   `openstack:*` stack config), labelled and tainted for the event and with the MIG layout the
   planner chose;
 - in the environment's cluster: a PriorityClass, a ResourceQuota scoped to it (the event's
-  seats there) and the event's ConfigMap the hub reads (its GPU flavour, for its role, in its window).
+  seats there, and no other GPU resource) and the event's ConfigMap the hub reads (its GPU flavour,
+  for its role, in its window).
 Every object is the event's own (names carry the event name), so destroying the event stack
 removes exactly these and leaves the environment as it was.
 
@@ -23,12 +24,13 @@ plan` and `swan check`). Where those resources go in the deployed environment co
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from stacks.config.event_model import Event, EventConfig
+from stacks.config.model import EnvironmentConfig
 from stacks.events import objects
 from stacks.events.plan import EventPlan, NodeGroup, SessionGpus, load_environments, plan_event
 from stacks.infra.clouds import cloud_of
@@ -62,9 +64,14 @@ class EventNodes(pulumi.ComponentResource):
 class EventAccessArgs:
     event: Event
     gpus: SessionGpus
-    sessions: int
+    groups: list[NodeGroup]  # the event's planned nodes in this environment: its seats there
     user_namespace: pulumi.Input[str]  # the environment's, from its `namespaces` output
     kubernetes: k8s.Provider
+    environment: EnvironmentConfig | None = None  # its stack file: the GPU resources its pools provide
+
+    @property
+    def sessions(self) -> int:
+        return sum(group.sessions for group in self.groups)
 
 
 class EventAccess(pulumi.ComponentResource):
@@ -79,7 +86,7 @@ class EventAccess(pulumi.ComponentResource):
             f"{name}-priority-class", metadata=priority["metadata"], value=priority["value"],
             global_default=priority["globalDefault"], preemption_policy=priority["preemptionPolicy"],
             description=priority["description"], opts=here)
-        quota = objects.resource_quota(event, args.gpus, args.sessions, users)
+        quota = objects.resource_quota(event, args.gpus, args.groups, users, args.environment)
         k8s.core.v1.ResourceQuota(
             f"{name}-quota", metadata=quota["metadata"], spec=quota["spec"],
             opts=pulumi.ResourceOptions.merge(here, pulumi.ResourceOptions(depends_on=[priority_class])))
@@ -93,6 +100,7 @@ class EventAccess(pulumi.ComponentResource):
 @dataclass
 class CourseEventArgs:
     plan: EventPlan  # planned from the environments' stack files; the rest comes from their outputs
+    environments: dict[str, EnvironmentConfig] = field(default_factory=dict)  # those stack files
 
 
 class CourseEvent(pulumi.ComponentResource):
@@ -115,7 +123,8 @@ class CourseEvent(pulumi.ComponentResource):
                 EventNodes(f"{env_name}-{group.pool}", EventNodesArgs(event, group, read, kubernetes), here)
             users = read("namespaces").apply(lambda namespaces: namespaces.users)
             EventAccess(f"{env_name}-access",
-                        EventAccessArgs(event, args.plan.gpus, sum(g.sessions for g in groups), users, kubernetes), here)
+                        EventAccessArgs(event, args.plan.gpus, groups, users, kubernetes,
+                                        args.environments.get(env_name)), here)
         self.register_outputs({"event": event.name})
 
 
@@ -124,7 +133,7 @@ def event(cfg: EventConfig) -> None:
     stack = pulumi.get_stack()
     environments = load_environments(cfg.event.environments)
     plan = plan_event(cfg, environments, stack=stack)
-    CourseEvent(cfg.event.name, CourseEventArgs(plan))
+    CourseEvent(cfg.event.name, CourseEventArgs(plan, environments))
     summary = plan.to_json()
     # Stack outputs: stacks.stack_outputs.EventOutputs (operators read them).
     export(EventOutputs, {

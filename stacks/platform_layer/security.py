@@ -6,6 +6,11 @@ metadata address, private ranges and the Kubernetes API server, and inbound traf
 proxy/hub to the notebook port. Spark drivers (pods labelled `swan.cern.ch/spark-driver`) are
 the one exception allowed to the API server, because Spark on Kubernetes creates executors
 through it; their RBAC stops at the Spark namespace.
+
+Sessions outside course events share one ResourceQuota: cores, memory and pods from
+`security.quota`, and every GPU resource the GPU pools provide (whole GPUs and shared-GPU seats, each
+MIG profile) at most what they provide (gpu_capacity.py), nvidia.com/gpu lower if
+`security.quota.gpus` says so.
 """
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from stacks.config.model import EnvironmentConfig
+from stacks.platform_layer.gpu_capacity import WHOLE_GPU, gpu_capacity
 from stacks.platform_layer.hub_values import SPARK_DRIVER_LABEL  # the hub labels Spark sessions
 from stacks.platform_layer.k8s import PlatformArgs, child, meta
 
@@ -98,12 +104,23 @@ def spark_network_policies(cfg: EnvironmentConfig) -> dict[str, dict]:
     }
 
 
+def user_gpu_caps(cfg: EnvironmentConfig) -> dict[str, int]:
+    """Every GPU resource the pools provide, capped at what they provide at their largest (gpu_capacity);
+    nvidia.com/gpu lower where `security.quota.gpus` says so."""
+    caps = gpu_capacity(cfg)
+    gpus = cfg.security.quota.gpus
+    if gpus and WHOLE_GPU in caps:
+        caps[WHOLE_GPU] = min(caps[WHOLE_GPU], gpus)
+    return caps
+
+
 def user_quota(cfg: EnvironmentConfig) -> dict[str, str]:
+    """The `hard` caps of sessions outside course events. Extended resources (GPUs) are quota'd by their
+    `requests.` name only: Kubernetes allows no other (no overcommit), and never matches `limits.<name>`."""
     q = cfg.security.quota
     hard = {"requests.cpu": q.cpu, "limits.cpu": q.cpu, "requests.memory": q.memory,
             "limits.memory": q.memory, "pods": str(q.pods)}
-    if q.gpus:
-        hard["requests.nvidia.com/gpu"] = str(q.gpus)
+    hard.update({f"requests.{resource}": str(count) for resource, count in user_gpu_caps(cfg).items()})
     return hard
 
 

@@ -35,6 +35,10 @@ CLOUD_SPECIFIC = [
      "Spark drivers may reach exactly that cloud's API server addresses (security.apiServerCidrs)"),
     ("kubernetes:helm.sh/v3:Release", "swan", ("values", "jupyterhub", "hub", "networkPolicy", "egress", 1, "to"),
      "the hub reaches that cloud's API server addresses (security.apiServerCidrs), which may be private"),
+    *[("kubernetes:core/v1:ResourceQuota", "quota-users", ("spec", "hard", f"requests.{resource}"),
+       "the user quota caps each GPU resource at what the GPU pools provide at their largest: a kind pool has "
+       "exactly `count` workers, an OpenStack or OCI pool may autoscale up to `maxCount`")
+      for resource in ("nvidia.com/gpu", "nvidia.com/mig-1g.5gb")],
     ("kubernetes:core/v1:ConfigMap", "sessions", ("data", "expect.yaml"),
      "the nightly check's cluster expectations: a kind pool has exactly `count` workers, an OpenStack or OCI "
      "pool may autoscale down to `minCount` (the GPU resources expected are those of its fewest nodes), and "

@@ -235,7 +235,7 @@ def test_gpu_pool_brings_the_operator_with_every_layout(project, tmp_path):
 
     swan = project.read_swan("kind")
     swan["hub"]["software"].append({"release": "LCG_107_cuda", "platform": "x86_64-el9-gcc11-opt"})
-    swan["nodePools"].append({"name": "a100", "count": 1,
+    swan["nodePools"].append({"name": "a100", "count": 1, "maxCount": 3,  # kind ignores the bounds: one node
                               "gpu": {"model": "A100-40GB", "perNode": 1, "migConfig": "a100-40gb-7x1g.5gb"}})
     project.write_config("gpu", swan)
     out, rendered = render("gpu", tmp_path / "gpu")
@@ -245,6 +245,8 @@ def test_gpu_pool_brings_the_operator_with_every_layout(project, tmp_path):
     assert yaml.safe_load(config_map["data"]["config.yaml"]) == catalog(["A100-40GB"])
     swan_iac = yaml.safe_load((out / "helm" / "swan.yaml").read_text())["values"]["jupyterhub"]["custom"]["swanIac"]
     assert swan_iac["cull"]["gpuTimeout"] == 3600  # idle GPU sessions are culled sooner
+    quota = yaml.safe_load((out / "k8s" / "ResourceQuota-swan-users-swan-users.yaml").read_text())
+    assert quota["spec"]["hard"]["requests.nvidia.com/mig-1g.5gb"] == "7"  # 1 kind worker x 1 A100 x 7 slices
     assert (out / "charts" / "gpu-operator" / "CustomResourceDefinition-cluster-clusterpolicies.nvidia.com.yaml").exists()
     kind_config = yaml.safe_load(next(r for r in rendered.resources if r.type.endswith("kind:Cluster")).inputs["config"])
     gpu_node = kind_config["nodes"][-1]
