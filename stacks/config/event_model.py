@@ -16,7 +16,8 @@ from fractions import Fraction
 
 from pydantic import AwareDatetime, Field, ValidationInfo, field_validator, model_validator
 
-from stacks.config.types import ByteSize, Duration, GpuModelName, Model, Name, Quantity, duration_seconds, quantity_value
+from stacks.config.types import (ByteSize, Duration, GpuModelName, Model, Name, PositiveDuration, Quantity,
+                                 duration_seconds, quantity_value)
 
 MAX_EVENT_NAME = 40  # leaves room for prefixes in object and node-group names (63 characters)
 
@@ -47,6 +48,10 @@ class Session(Model):
     """CPU limit of each session in cores (the request is a quarter of it)."""
     memory: Quantity = "8Gi"
     """Memory limit of each session (the request is half of it)."""
+    idle_timeout: PositiveDuration | None = None
+    """Idle time after which a session is stopped; unset: the environment's hub.culling.gpuTimeout.
+    The hub culls with the timeouts it was deployed with, so this must be one of each environment's:
+    hub.culling.timeout, gpuTimeout or a GPU pool's gpu.idleTimeout (`swan check` says which)."""
 
     @field_validator("profile")
     @classmethod

@@ -116,17 +116,20 @@ class SessionSize(Model):
 
 class Culling(Model):
     """SWAN's culler (swanculler) stops sessions idle for `timeout` (SWAN's default is 4 hours);
-    sessions holding a GPU are stopped after `gpuTimeout`, so idle GPUs go back to the pool."""
+    sessions holding a GPU are stopped after `gpuTimeout`, or after their pool's `gpu.idleTimeout`
+    (a course event's: `session.idleTimeout`), so idle GPUs go back to the pool."""
 
     enabled: bool = True
     """Run SWAN's culler (swanculler) as hub services, stopping idle sessions."""
     timeout: PositiveDuration = "4h"
     """Idle time after which a session is stopped."""
     gpu_timeout: PositiveDuration = "1h"
-    """Idle time after which a session holding a GPU is stopped, so idle GPUs go back
-    to the pool; applies only when the environment has GPUs (pools or eventGpus)."""
+    """Idle time after which a session holding a GPU is stopped, so idle GPUs go back to the pool;
+    applies only when the environment has GPUs (pools or eventGpus). A GPU pool may set its own
+    (nodePools[].gpu.idleTimeout). Longer than timeout has no effect: every session is stopped then."""
     every: PositiveDuration = "10m"
-    """How often the culler checks for idle sessions; at most the shorter of the two timeouts."""
+    """How often the culler checks for idle sessions; at most the shortest timeout (this
+    section's two and every GPU pool's gpu.idleTimeout)."""
 
     @model_validator(mode="after")
     def _checked_often_enough(self) -> "Culling":
@@ -265,6 +268,15 @@ class Taint(Model):
     """What the taint does to pods that do not tolerate it."""
 
 
+class PoolGpu(NodeGpu):
+    """The GPUs of a pool's nodes, and how long their sessions may stay idle."""
+
+    idle_timeout: PositiveDuration | None = None
+    """Idle time after which a session on this pool's GPUs (every GPU flavour of its model and MIG
+    layout in SWAN's form) is stopped, instead of hub.culling.gpuTimeout; at most hub.culling.timeout
+    and at least hub.culling.every. Pools offering the same flavour must agree (`swan check`)."""
+
+
 class NodePool(Model):
     """A group of identical nodes; the cloud layer turns it into kind workers, a Magnum node group or an OKE node pool."""
 
@@ -287,7 +299,7 @@ class NodePool(Model):
     availability_domains: list[str] = []
     """OCI availability domains the nodes are placed in, among
     oci.availabilityDomains (empty: all of those); refused on OpenStack."""
-    gpu: NodeGpu | None = None
+    gpu: PoolGpu | None = None
     """The GPUs of every node: labels for the model and MIG layout, the `nvidia.com/gpu=present:NoSchedule`
     taint, and the gpu-operator; on OpenStack not in the first pool."""
     labels: dict[str, str] = {}
@@ -563,3 +575,29 @@ class EnvironmentConfig(_StackWithClouds):
         pools = [p.gpu.model for p in self.node_pools if p.gpu]
         return list(dict.fromkeys([*pools, *(offer.model for offer in self.event_gpus)]))
 
+
+    @model_validator(mode="after")
+    def _gpu_pools_culled_as_promised(self) -> "EnvironmentConfig":
+        """A pool's gpu.idleTimeout: checked by hub.culling.every often enough, and no longer than
+        hub.culling.timeout (SWAN's culler for every session sees GPU sessions too: a JupyterHub scope
+        can be limited to a group, never to everyone but a group)."""
+        from pydantic_core import InitErrorDetails, PydanticCustomError
+
+        culling, problems = self.hub.culling, []
+        for i, pool in enumerate(self.node_pools):
+            idle = pool.gpu.idle_timeout if pool.gpu else None
+            if idle is None:
+                continue
+            if duration_seconds(idle) > duration_seconds(culling.timeout):
+                message = (f"idleTimeout {idle} is longer than hub.culling.timeout {culling.timeout}: SWAN's "
+                           f"culler stops every idle session at {culling.timeout}")
+            elif duration_seconds(idle) < duration_seconds(culling.every):
+                message = (f"idleTimeout {idle} is shorter than hub.culling.every {culling.every}: sessions "
+                           "would run that much longer than promised")
+            else:
+                continue
+            problems.append(InitErrorDetails(type=PydanticCustomError("culling", message),
+                                             loc=("nodePools", i, "gpu", "idleTimeout"), input=idle))
+        if problems:
+            raise ValidationError.from_exception_data(type(self).__name__, problems)
+        return self

@@ -16,8 +16,8 @@ from __future__ import annotations
 import json
 
 from stacks.config.event_model import Event
-from stacks.config.model import EnvironmentConfig, NodePool, Taint
-from stacks.config.types import GpuSharing, NodeGpu, quantity_value
+from stacks.config.model import EnvironmentConfig, NodePool, PoolGpu, Taint
+from stacks.config.types import GpuSharing, duration_seconds, quantity_value
 from stacks.events.plan import EventPlan, NodeGroup, SessionGpus
 from stacks.infra.pools import EVENT_TAINT_KEY, GPU_TAINT_KEY, POOL_LABEL, pool_labels, pool_taints
 from stacks.platform_layer.gpu_capacity import gpu_capacity, pool_capacity, total
@@ -51,7 +51,7 @@ def node_pool(event: Event, group: NodeGroup) -> NodePool:
     """The event's nodes in one environment as a node pool, so every cloud's pool code applies."""
     return NodePool(
         name=group.pool, count=group.count, flavor=group.flavor, availability_domains=list(group.availability_domains),
-        gpu=NodeGpu(model=event.session.gpu_model, per_node=group.gpus_per_node, mig_config=group.mig_config,
+        gpu=PoolGpu(model=event.session.gpu_model, per_node=group.gpus_per_node, mig_config=group.mig_config,
                     sharing=GpuSharing(mode=group.sharing, replicas=group.replicas) if group.sharing else None),
         labels={EVENTS_KEY: "true", EVENT_LABEL: event.name},
         taints=[Taint(key=EVENTS_KEY, value="true", effect="NoSchedule")])
@@ -153,6 +153,8 @@ def event_document(event: Event, gpus: SessionGpus) -> dict:
         "tolerations": session_tolerations(),
         "priorityClassName": object_name(event),
         "labels": {EVENT_LABEL: event.name},
+        # seconds; the hub culls it with its culler of that timeout (None: the hub's gpuTimeout)
+        "idleTimeout": duration_seconds(s.idle_timeout) if s.idle_timeout else None,
     }
 
 

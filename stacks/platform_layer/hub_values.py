@@ -18,6 +18,7 @@ from stacks.config.model import EnvironmentConfig
 from stacks.config.types import duration_seconds
 from stacks.infra.pools import GPU_TAINT_KEY
 from stacks.platform_layer import verification
+from stacks.platform_layer.gpu_flavours import flavours
 from stacks.platform_layer.swan_form import FORM_PATH, options_form
 from stacks.platform_layer.verification import LCG_VIEWS
 
@@ -35,6 +36,8 @@ LOGIN_TEMPLATES = "/usr/local/share/jupyterhub/swan-iac-templates"  # the dummy 
 # The hub database on the chart's volume: z2jh's relative `sqlite:///jupyterhub.sqlite` lands in the
 # hub image's working directory, `/`, outside the volume (lost at every restart).
 HUB_DB_URL = "sqlite:////srv/jupyterhub/jupyterhub.sqlite"
+GPU_CULLER = "swan-gpu-idle-culler"  # SWAN's culler of GPU sessions (hub service), at gpuTimeout
+GPU_CULL_GROUP = "swan-gpu-sessions"  # the hub group it sees: users whose session holds a GPU
 METRICS_SERVICE = "prometheus-metrics"  # hub service whose token Prometheus scrapes /hub/metrics with
 TOLERATE_EVERYTHING = [{"operator": "Exists"}]  # node-level plugins run on every node, tainted or not
 
@@ -186,19 +189,55 @@ def _hub_files(cfg: EnvironmentConfig) -> dict:
     return files
 
 
+def flavour_timeouts(cfg: EnvironmentConfig) -> dict[str, int]:
+    """Idle seconds per GPU flavour of the pools (as SWAN's form names them, gpu_flavours.py): the pool's
+    `gpu.idleTimeout`, else `hub.culling.gpuTimeout`. A flavour several pools offer takes the shortest of
+    theirs (`swan check` refuses pools that disagree: the form cannot tell them apart)."""
+    default = duration_seconds(cfg.hub.culling.gpu_timeout)
+    found: dict[str, int] = {}
+    for pool in cfg.node_pools:
+        if pool.gpu is None:
+            continue
+        idle = duration_seconds(pool.gpu.idle_timeout) if pool.gpu.idle_timeout else default
+        for flavour in flavours(pool.gpu):
+            found[flavour] = min(found.get(flavour, idle), idle)
+    return dict(sorted(found.items()))
+
+
+def gpu_culler(timeout: int, gpu_timeout: int | None) -> dict:
+    """SWAN's culler for GPU sessions idle for `timeout` seconds: its hub service, and the hub group it
+    sees (the hub puts a GPU session's user in the group of its timeout). gpuTimeout's keeps the names it
+    always had."""
+    suffix = "" if timeout == gpu_timeout else f"-{timeout}s"
+    return {"timeout": timeout, "service": f"{GPU_CULLER}{suffix}", "group": f"{GPU_CULL_GROUP}{suffix}"}
+
+
+def culling_settings(cfg: EnvironmentConfig) -> dict:
+    """`custom.swanIac.cull`: SWAN's culler for every session (`timeout`), and one per distinct GPU idle
+    timeout shorter than that (gpuTimeout, the pools' gpu.idleTimeout), each limited to its own group.
+    A timeout of `timeout` or longer needs none: the culler of every session stops those sessions then."""
+    culling = cfg.hub.culling
+    timeout = duration_seconds(culling.timeout)
+    gpu_timeout = duration_seconds(culling.gpu_timeout) if (cfg.gpu_models or cfg.event_gpus) else None
+    by_flavour = flavour_timeouts(cfg)
+    timeouts = sorted({t for t in (gpu_timeout, *by_flavour.values()) if t is not None and t < timeout})
+    return {"enabled": culling.enabled, "timeout": timeout, "every": duration_seconds(culling.every),
+            "gpuTimeout": gpu_timeout,
+            "gpuCullers": [gpu_culler(t, gpu_timeout) for t in timeouts],
+            # only the flavours whose timeout is not gpuTimeout
+            "flavourTimeouts": {f: t for f, t in by_flavour.items() if t != gpu_timeout}}
+
+
 def swan_iac_settings(cfg: EnvironmentConfig) -> dict:
     """`custom.swanIac`: what hub_side/swan_iac_hub.py reads in the hub."""
     auth = cfg.hub.auth
-    culling = cfg.hub.culling
     settings: dict = {
         "defaultUid": auth.default_uid,
         "uidClaim": auth.uid_claim if auth.type == "oidc" else None,
         "eventLabel": EVENT_LABEL,
         "gpuTaintKey": GPU_TAINT_KEY,
         "homeOnVolume": None if cfg.storage.eos.enabled else HOME_ON_VOLUME,
-        "cull": {"enabled": culling.enabled, "timeout": duration_seconds(culling.timeout),
-                 "gpuTimeout": duration_seconds(culling.gpu_timeout) if (cfg.gpu_models or cfg.event_gpus) else None,
-                 "every": duration_seconds(culling.every)},
+        "cull": culling_settings(cfg),
         "spark": None,
     }
     if cfg.spark.enabled:

@@ -31,6 +31,7 @@ import yaml
 
 from stacks.config.event_model import EventConfig
 from stacks.config.loader import load_stack, stack_names
+from stacks.config.types import duration_seconds
 from stacks.events.objects import node_pool
 from stacks.events.plan import plan_event
 from stacks.infra.pools import pool_labels, pool_taints
@@ -362,12 +363,17 @@ def test_course_event_flavours_are_for_members_inside_the_window(stack):
         _, member = stack.user(roles=(document["role"],))
         assert document["flavour"] not in stack.form(member)[1].get("gpu_flavours", [])
     for name, document in open_events.items():
-        _, member = stack.user(roles=(document["role"],))
+        member_name, member = stack.user(roles=(document["role"],))
         assert document["flavour"] in stack.form(member)[1]["free_gpu_flavours"]
         (pod,), _ = spawn_all(stack, [(member, form_fields(cfg, cuda.release, cuda.platform, gpu=document["flavour"]))])
         spec = pod["spec"]
         assert spec["priorityClassName"] == document["priorityClassName"]  # counted by the event's quota
         assert notebook(pod)["resources"]["limits"][document["resource"]] == "1"
+        # culled at the event's idleTimeout (else gpuTimeout) by the hub's culler of that timeout, if shorter
+        # than the one for every session
+        idle = document["idleTimeout"] or duration_seconds(cfg.hub.culling.gpu_timeout)
+        culler = {t: n for n, t in expected_cullers(cfg).items() if n != "swan-idle-culler"}.get(idle)
+        assert gpu_cullers_seeing(stack, member_name) == ({culler} if culler else set()), (name, idle)
         event_node = next(o for o in stack.hub.api.objects("nodes")
                           if o["metadata"]["labels"].get("swan.cern.ch/event") == name)
         assert selects(spec, event_node["metadata"]["labels"])
@@ -383,39 +389,96 @@ def test_course_event_flavours_are_for_members_inside_the_window(stack):
         assert answer.status_code == 200 and "not available" in answer.text and len(stack.hub.pods()) == before
 
 
+def expected_cullers(cfg) -> dict[str, int]:
+    """SWAN's cullers the hub should run, by service name, with their --timeout (seconds): one for every
+    session, one per distinct GPU idle timeout shorter than that (gpuTimeout keeps its historic name)."""
+    culling = cfg.hub.culling
+    timeout = duration_seconds(culling.timeout)
+    cullers = {"swan-idle-culler": timeout}
+    if cfg.gpu_models:
+        gpu = duration_seconds(culling.gpu_timeout)
+        pools = {duration_seconds(p.gpu.idle_timeout) for p in cfg.node_pools if p.gpu and p.gpu.idle_timeout}
+        for t in {gpu, *pools}:
+            if t < timeout:
+                cullers["swan-gpu-idle-culler" + ("" if t == gpu else f"-{t}s")] = t
+    return cullers
+
+
+def running_cullers(stack: Stack) -> dict[str, dict]:
+    """The swanculler processes running in the hub pod, by hub service name: their command line and the hub
+    API token the hub gave each (what it lists users with)."""
+    found = {}
+    for pid in stack.hub.processes():
+        try:
+            cmdline = [a.decode() for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") if a]
+            environ = dict(e.split("=", 1) for e in Path(f"/proc/{pid}/environ").read_bytes().decode().split("\0")
+                           if "=" in e)
+        except OSError:
+            continue
+        if any(a.endswith("/swanculler") or a == "swanculler" for a in cmdline[:2]) and \
+                "JUPYTERHUB_SERVICE_NAME" in environ:
+            found[environ["JUPYTERHUB_SERVICE_NAME"]] = {"command": cmdline,
+                                                         "token": environ["JUPYTERHUB_API_TOKEN"]}
+    return found
+
+
+def seen_by(stack: Stack, cullers: dict[str, dict]) -> dict[str, set[str]]:
+    """Users each culler can list with its own token: swanculler culls what `GET /users` gives it."""
+    seen = {}
+    for name, culler in cullers.items():
+        r = requests.get(f"{stack.hub.url}/hub/api/users", headers={"Authorization": f"token {culler['token']}"},
+                         timeout=10)
+        assert r.status_code == 200, (name, r.text)
+        seen[name] = {u["name"] for u in r.json()}
+    return seen
+
+
+def gpu_cullers_seeing(stack: Stack, user: str) -> set[str]:
+    return {name for name, users in seen_by(stack, running_cullers(stack)).items()
+            if user in users and name != "swan-idle-culler"}
+
+
 @every_stack
-def test_swans_culler_runs_for_every_session_and_sooner_for_gpus(stack):
-    """SWAN's culler (in the hub image, unlike z2jh's) runs as a hub service with the stack's
-    timeout; a second one with the GPU timeout sees only users holding a GPU: its role is limited
-    to a group the hub keeps GPU sessions in."""
+def test_swans_cullers_run_one_per_timeout_and_each_gpu_session_is_seen_by_its_own(stack):
+    """SWAN's culler (in the hub image, unlike z2jh's) runs as hub services: one with the stack's timeout
+    seeing every session, and one per GPU idle timeout (gpuTimeout, a pool's gpu.idleTimeout) whose role is
+    limited to a hub group. A session of each GPU flavour puts its user in the group of its pool's timeout:
+    the running culler of that timeout, and no other GPU culler, lists the user with its own token."""
     cfg = stack.cfg
     token = stack.admin_token()
     time.sleep(3)  # long enough for a crashing service to be seen as such
-    services = requests.get(f"{stack.hub.url}/hub/api/services", timeout=10,
-                            headers={"Authorization": f"token {token}"}).json()
-    culler = services["swan-idle-culler"]
-    assert culler["command"][0] == "swanculler" and culler["pid"]  # the hub image's culler, running
-    timeout = f"--timeout={int(cfg.hub.culling.timeout[:-1]) * {'h': 3600, 'm': 60, 'd': 86400}[cfg.hub.culling.timeout[-1]]}"
-    assert timeout in culler["command"]
-    assert "Service swan-idle-culler exited" not in stack.hub.hub_log()
-    if not cfg.gpu_models:
-        assert "swan-gpu-idle-culler" not in services
-        return
-    gpu_culler = services["swan-gpu-idle-culler"]
-    assert gpu_culler["pid"] and "--timeout=3600" in gpu_culler["command"]
     headers = {"Authorization": f"token {token}"}
-    members = lambda: set(requests.get(f"{stack.hub.url}/hub/api/groups/swan-gpu-sessions", headers=headers,  # noqa: E731
-                                       timeout=10).json().get("users", []))
+    services = requests.get(f"{stack.hub.url}/hub/api/services", timeout=10, headers=headers).json()
+    expected = expected_cullers(cfg)
+    assert {n for n, s in services.items() if (s.get("command") or [""])[0] == "swanculler"} == set(expected)
+    running = running_cullers(stack)
+    assert set(running) == set(expected)
+    for name, timeout in expected.items():
+        assert services[name]["pid"] and f"--timeout={timeout}" in services[name]["command"]
+        assert f"--timeout={timeout}" in running[name]["command"]  # the process itself, as the hub started it
+        assert f"Service {name} exited" not in stack.hub.hub_log()
+    if not cfg.gpu_models:
+        return
     cuda = next(sw for sw in cfg.hub.software if sw.cuda)
-    pool = next(p for p in cfg.node_pools if p.gpu)
-    (gpu_user, gpu_session), (cpu_user, cpu_session) = stack.user(), stack.user()
-    spawn_all(stack, [(gpu_session, form_fields(cfg, cuda.release, cuda.platform,
-                                                gpu=sorted(flavours(pool.gpu))[0])),
+    default = duration_seconds(cfg.hub.culling.gpu_timeout)
+    by_timeout = {t: n for n, t in expected.items() if n != "swan-idle-culler"}
+    wanted = [(flavour, duration_seconds(p.gpu.idle_timeout) if p.gpu.idle_timeout else default)
+              for p in cfg.node_pools if p.gpu for flavour in sorted(flavours(p.gpu))]
+    users = [stack.user() for _ in wanted]
+    cpu_user, cpu_session = stack.user()
+    spawn_all(stack, [*[(session, form_fields(cfg, cuda.release, cuda.platform, gpu=flavour))
+                        for (_, session), (flavour, _) in zip(users, wanted)],
                       (cpu_session, form_fields(cfg, cuda.release, cuda.platform))])
-    assert gpu_user in members() and cpu_user not in members()
+    seen = seen_by(stack, running)
+    for (user, _), (flavour, timeout) in zip(users, wanted):
+        assert user in seen["swan-idle-culler"]
+        assert {n for n, u in seen.items() if user in u and n != "swan-idle-culler"} == {by_timeout[timeout]}, flavour
+    assert cpu_user in seen["swan-idle-culler"] and all(cpu_user not in u for n, u in seen.items()
+                                                          if n != "swan-idle-culler")
+    gpu_user = users[0][0]
     requests.delete(f"{stack.hub.url}/hub/api/users/{gpu_user}/server", headers=headers, timeout=60)
     deadline = time.monotonic() + 30
-    while gpu_user in members():  # stopping the session frees the user from the GPU culler's view
+    while gpu_cullers_seeing(stack, gpu_user):  # stopping the session frees the user from the GPU cullers' view
         assert time.monotonic() < deadline
         time.sleep(0.5)
 
@@ -479,8 +542,9 @@ def test_the_nightly_verification_spawns_each_open_event_as_a_member_of_its_grou
     assert not [u["name"] for u in users.json() if u["name"].startswith("nightly-")]
     groups_after = {g["name"] for g in requests.get(f"{stack.hub.url}/hub/api/groups", timeout=10,
                                                     headers={"Authorization": f"token {token}"}).json()}
-    gpu_group = {"swan-gpu-sessions"}  # the hub's own group of GPU sessions (for SWAN's GPU culler)
-    assert groups_after - gpu_group == groups_before - gpu_group  # only the run's own groups went
+    def own(groups):  # the hub's own groups of GPU sessions (for SWAN's GPU cullers) left out
+        return {g for g in groups if not g.startswith("swan-gpu-sessions")}
+    assert own(groups_after) == own(groups_before)  # only the run's own groups went
 
 
 @pytest.mark.parametrize("stack", SPARK_STACKS, indirect=True)

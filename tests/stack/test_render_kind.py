@@ -83,7 +83,8 @@ def test_hub_release_deploys_swan_as_swan_runs(kind, cfg):
     assert config["KubeSpawner"]["namespace"] == cfg.security.user_namespace
     assert jh["cull"] == {"enabled": False}  # z2jh's culler is not in SWAN's hub image
     swan_iac = jh["custom"]["swanIac"]
-    assert swan_iac["cull"] == {"enabled": True, "timeout": 4 * 3600, "gpuTimeout": None, "every": 600}
+    assert swan_iac["cull"] == {"enabled": True, "timeout": 4 * 3600, "gpuTimeout": None, "every": 600,
+                                "gpuCullers": [], "flavourTimeouts": {}}  # no GPUs: one culler for all
     assert all(isinstance(v, str) for v in jh["hub"]["extraConfig"].values())  # null breaks z2jh's loader
     form = jh["hub"]["extraFiles"]["swan-options-form"]
     assert form["mountPath"] == config["SwanSpawner"]["options_form_config"]
@@ -245,6 +246,8 @@ def test_gpu_pool_brings_the_operator_with_every_layout(project, tmp_path):
     assert yaml.safe_load(config_map["data"]["config.yaml"]) == catalog(["A100-40GB"])
     swan_iac = yaml.safe_load((out / "helm" / "swan.yaml").read_text())["values"]["jupyterhub"]["custom"]["swanIac"]
     assert swan_iac["cull"]["gpuTimeout"] == 3600  # idle GPU sessions are culled sooner
+    assert swan_iac["cull"]["gpuCullers"] == [{"timeout": 3600, "service": "swan-gpu-idle-culler",
+                                               "group": "swan-gpu-sessions"}]
     quota = yaml.safe_load((out / "k8s" / "ResourceQuota-swan-users-swan-users.yaml").read_text())
     assert quota["spec"]["hard"]["requests.nvidia.com/mig-1g.5gb"] == "7"  # 1 kind worker x 1 A100 x 7 slices
     assert (out / "charts" / "gpu-operator" / "CustomResourceDefinition-cluster-clusterpolicies.nvidia.com.yaml").exists()

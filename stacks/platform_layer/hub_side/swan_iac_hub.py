@@ -14,7 +14,9 @@ What it adds to SWAN's own spawner:
 - GPU flavours the spawner discovered on the nodes become real GPU requests, with CUDA only;
   GPUs NVIDIA's device plugin shares (MPS, time-slicing) are flavours of their own;
 - Spark on this cluster: a per-user identity allowed to run executors, nothing more;
-- idle culling with SWAN's culler: one timeout for every session, a shorter one for GPUs.
+- idle culling with SWAN's culler: one timeout for every session, and for GPU sessions the shorter
+  timeout of their flavour (the pool's, an event's, else gpuTimeout): one culler per timeout, each
+  seeing only its own hub group, and the user of a GPU session in the group of its timeout.
 """
 import datetime
 import json
@@ -26,7 +28,9 @@ from swanspawner import SwanKubeSpawner
 from swanspawner._gpuinfo import AvailableGPUs, _GPUInfo
 
 SWAN_IAC = get_config("custom.swanIac", {})  # noqa: F821 (defined by jupyterhub_config.py)
-GPU_GROUP = SWAN_IAC.get("gpuGroup", "swan-gpu-sessions")
+CULL = SWAN_IAC.get("cull") or {}
+# GPU idle timeout (seconds) -> the hub group its culler sees; a session culled at `timeout` is in none
+CULL_GROUPS = {c["timeout"]: c["group"] for c in CULL.get("gpuCullers") or []} if CULL.get("enabled") else {}
 
 
 def _open_now(event, now=None):
@@ -134,18 +138,21 @@ async def auth_state_hook(spawner, auth_state):
 c.Spawner.auth_state_hook = auth_state_hook  # noqa: F821
 
 
-def _set_gpu_group(spawner, member):
-    """Membership of the group the GPU culler's role is limited to."""
+def _set_culling_group(spawner, wanted):
+    """The user in the group of culler `wanted` (None: in no GPU culler's group); the cullers' roles are
+    limited to their groups, so each sees only its own sessions."""
     db = spawner.user.db
-    group = orm.Group.find(db, GPU_GROUP)
-    if group is None:
-        group = orm.Group(name=GPU_GROUP)
-        db.add(group)
     groups = spawner.user.orm_user.groups
-    if member and group not in groups:
-        groups.append(group)
-    elif not member and group in groups:
-        groups.remove(group)
+    for name in CULL_GROUPS.values():
+        group = orm.Group.find(db, name)
+        if name == wanted:
+            if group is None:
+                group = orm.Group(name=name)
+                db.add(group)
+            if group not in groups:
+                groups.append(group)
+        elif group is not None and group in groups:
+            groups.remove(group)
     db.commit()
 
 
@@ -153,12 +160,41 @@ def _wants_gpu(spawner):
     return (spawner.user_options.get("gpu") or "none") != "none"
 
 
-def pre_spawn_hook(spawner):
-    _set_gpu_group(spawner, _wants_gpu(spawner))
+async def idle_timeout(spawner):
+    """Idle seconds the session's GPU flavour allows: a course event's own, its pool's, else gpuTimeout.
+    None without a GPU (the timeout of every session applies)."""
+    if not _wants_gpu(spawner):
+        return None
+    flavour = spawner.user_options["gpu"]
+    event = next((e for e in await spawner.event_flavours() if e["flavour"] == flavour), None)
+    if event is not None and event.get("idleTimeout"):
+        return event["idleTimeout"]
+    return (CULL.get("flavourTimeouts") or {}).get(flavour, CULL.get("gpuTimeout"))
+
+
+def culling_group(timeout, log=None):
+    """The group of the culler for `timeout` seconds; None when the culler of every session is soon enough."""
+    if timeout is None or not CULL_GROUPS or timeout >= CULL["timeout"]:
+        return None
+    if timeout in CULL_GROUPS:
+        return CULL_GROUPS[timeout]
+    # a timeout this hub runs no culler for (an event checked against other settings of the environment):
+    # the longest culler not later than that, else the shortest, so the GPU is back no later than promised
+    shorter = [t for t in CULL_GROUPS if t < timeout]
+    chosen = max(shorter) if shorter else min(CULL_GROUPS)
+    if log is not None:
+        log.warning("no culler for an idle timeout of %ss; culling at %ss instead", timeout, chosen)
+    return CULL_GROUPS[chosen]
+
+
+async def pre_spawn_hook(spawner):
+    if CULL_GROUPS:
+        _set_culling_group(spawner, culling_group(await idle_timeout(spawner), spawner.log))
 
 
 def post_stop_hook(spawner):
-    _set_gpu_group(spawner, False)
+    if CULL_GROUPS:
+        _set_culling_group(spawner, None)
 
 
 c.Spawner.pre_spawn_hook = pre_spawn_hook  # noqa: F821
@@ -293,8 +329,7 @@ def _culler(name, timeout, every, group=None):
     c.JupyterHub.load_roles.append({"name": name, "scopes": scopes, "services": [name]})  # noqa: F821
 
 
-_cull = SWAN_IAC.get("cull") or {}
-if _cull.get("enabled"):
-    _culler("swan-idle-culler", _cull["timeout"], _cull["every"])
-    if _cull.get("gpuTimeout"):
-        _culler("swan-gpu-idle-culler", _cull["gpuTimeout"], _cull["every"], group=GPU_GROUP)
+if CULL.get("enabled"):
+    _culler("swan-idle-culler", CULL["timeout"], CULL["every"])
+    for gpu_culler in CULL.get("gpuCullers") or []:
+        _culler(gpu_culler["service"], gpu_culler["timeout"], CULL["every"], group=gpu_culler["group"])
