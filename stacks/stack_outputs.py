@@ -105,11 +105,10 @@ class Expectations(Document):
 
 def pool_gpu_resources(pool: NodePool, nodes: int) -> dict[str, int]:
     """The GPU resources `nodes` nodes of `pool` make allocatable (`NodeGpu.resources_per_gpu` per GPU:
-    whole, shared `replicas` times, or the devices of its MIG layout)."""
-    if pool.gpu is None or nodes <= 0:
-        return {}
-    gpus = nodes * pool.gpu.per_node
-    return {resource: count * gpus for resource, count in pool.gpu.resources_per_gpu.items()}
+    whole, shared `replicas` times, or the devices of its MIG layout), as the quotas count them."""
+    from stacks.platform_layer.gpu_capacity import pool_capacity
+
+    return pool_capacity(pool, nodes)
 
 
 def pool_expectation(pool: NodePool, nodes: int, *, selector: dict[str, str] | None = None,
