@@ -15,6 +15,7 @@ NVIDIA's device plugin refuses with MPS); on a tie, the stronger isolation.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
@@ -173,21 +174,20 @@ def session_gpus(session: Session, sessions: int, envs: dict[str, EnvironmentCon
         raise PlanError(f"no way to give {session.gpu_memory} of GPU memory with isolation {session.isolation} on "
                         f"{model} in {', '.join(envs)} (gpu.migStrategy {', '.join(sorted(strategies))})")
 
-    def planned(mode: str) -> PackResult:
+    def option(mode: str) -> SessionGpus:
+        """Every session in `mode`: what it asks for and the GPUs that takes."""
         if mode == sharing.MIG:
-            return pack(model, {sharing.mig_profile(model, cls): sessions})
-        per_gpu = 1 if mode == sharing.WHOLE else sharing.max_replicas(model, cls, mode)
-        gpus = math.ceil(sessions / per_gpu)
-        return PackResult(gpu=model, demand={FULL: sessions}, gpus=gpus, lower_bound=gpus,
-                          layouts=[(gpus, {FULL: 1})], whole_gpus=sessions, uniform_gpus=gpus)
+            profile = sharing.mig_profile(model, cls)
+            return SessionGpus(mode, f"nvidia.com/mig-{profile}", pack(model, {profile: sessions}))
+        replicas = 1 if mode == sharing.WHOLE else sharing.max_replicas(model, cls, mode)
+        gpus = math.ceil(sessions / replicas)
+        return SessionGpus(mode, "nvidia.com/gpu", PackResult(
+            gpu=model, demand={FULL: sessions}, gpus=gpus, lower_bound=gpus, layouts=[(gpus, {FULL: 1})],
+            whole_gpus=sessions, uniform_gpus=gpus), replicas)
 
-    plans = {mode: planned(mode) for mode in modes}
-    mode = min(modes, key=lambda m: (plans[m].gpus, sharing.ISOLATION.index(m)))
-    per_mode = {m: p.gpus for m, p in plans.items()}
-    if mode == sharing.MIG:
-        return SessionGpus(mode, f"nvidia.com/mig-{sharing.mig_profile(model, cls)}", plans[mode], per_mode=per_mode)
-    replicas = 1 if mode == sharing.WHOLE else sharing.max_replicas(model, cls, mode)
-    return SessionGpus(mode, "nvidia.com/gpu", plans[mode], replicas, per_mode)
+    options = {mode: option(mode) for mode in modes}
+    mode = min(modes, key=lambda m: (options[m].packed.gpus, sharing.ISOLATION.index(m)))
+    return dataclasses.replace(options[mode], per_mode={m: o.packed.gpus for m, o in options.items()})
 
 
 def allocate(session: Session, sessions: int, envs: dict[str, EnvironmentConfig],
