@@ -104,6 +104,9 @@ class Event(Model):
     prewarm: Duration = "2h"
     """Nodes are ready this long before the start (ready_by: run `pulumi up` before it); the GPU flavour is
     offered from then."""
+    grace: Duration = "15m"
+    """After the end, the nodes stay this long before `swan event reconcile` destroys them (sessions that
+    were still open end, a last look at the cluster is possible)."""
     participants: int = Field(ge=1, le=10000)
     """Participants, each of whom gets a session (1-10000)."""
     instructors: int = Field(0, ge=0, le=1000)

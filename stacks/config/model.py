@@ -345,6 +345,9 @@ class EventGpuOffer(Model):
     plan stays within it and `swan check` warns when overlapping events need more."""
     availability_domains: list[str] = []
     """OCI availability domains for the event nodes (empty: oci.availabilityDomains)."""
+    lead_time: PositiveDuration = "30m"
+    """How long nodes of this flavor take to come up and join (boot, drivers, MIG layout): `swan event
+    reconcile` starts an event's `up` this long before its ready_by (the largest over the offers it uses)."""
 
 
 class Ingress(Model):

@@ -164,6 +164,11 @@ CASES = [
     check("event: zero participants", {BAD: edited(EVENT, "participants: 60", "participants: 0")},
           "swan:event.participants: Input should be greater than or equal to 1"),
     check("event: duration typo", {BAD: edited(EVENT, "prewarm: 3h ", "prewarm: 3 h")}, "swan:event.prewarm: '3 h' is not a duration"),
+    check("event: grace not a duration", {BAD: edited(EVENT, "prewarm: 3h ", "grace: soon\n    prewarm: 3h ")},
+          "swan:event.grace: 'soon' is not a duration"),
+    check("eventGpus leadTime zero", {BAD: edited(OPENSTACK, "      gpusPerNode: 4\n      maxGpus: 16",
+                                                   "      gpusPerNode: 4\n      maxGpus: 16\n      leadTime: 0s")},
+          "swan:eventGpus[0].leadTime:"),
 ]
 assert len({c.id for c in CASES}) == len(CASES)
 
