@@ -7,10 +7,10 @@ from typing import Optional
 
 import typer
 
-from stacks.cli.common import console, input_errors_exit_2, name_column, text_column
+from stacks.cli.common import console, err_console, input_errors_exit_2, name_column, text_column
 from stacks.output_files import atomic_output, output_file_problem
 
-app = typer.Typer(help="Course events: capacity plans and the events timeline.", no_args_is_help=True)
+app = typer.Typer(help="Course events: capacity plans, the events timeline, status and reconcile.", no_args_is_help=True)
 
 
 def _event_plan(stack: str):
@@ -149,3 +149,223 @@ def timeline_command(
     console.print(f"wrote {out}: {len(plans)} events")
     for o in overloads:
         console.print(f"[red]over capacity[/red] {o.describe()}", highlight=False)
+
+
+# -- events that run themselves: status and reconcile ------------------------------------------------
+def _at_option(text: Optional[str]):
+    """--at: ISO 8601 with a zone (e.g. 2026-12-01T07:00:00+01:00 or ...Z); default now."""
+    import datetime as dt
+
+    from stacks.errors import InputError, Problem
+
+    if text is None:
+        return dt.datetime.now(dt.timezone.utc)
+    try:
+        at = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise InputError(Problem("--at", "", f"{text!r} is not an ISO 8601 time, e.g. 2026-12-01T07:00:00+01:00"))\
+            from None
+    if at.tzinfo is None:
+        raise InputError(Problem("--at", "", f"{text!r} has no time zone; add one, e.g. {at.isoformat()}Z or "
+                                             f"{at.isoformat()}+01:00"))
+    return at
+
+
+def _pulumi_problem(option: str):
+    import shutil
+
+    from stacks.errors import Problem
+
+    if shutil.which("pulumi"):
+        return None
+    return Problem(option, "", "the pulumi CLI is not on PATH (install it and set PULUMI_BACKEND_URL and "
+                               "PULUMI_CONFIG_PASSPHRASE or a secrets provider)")
+
+
+def _event_stacks(log=None):
+    from stacks.config.loader import project_dir
+    from stacks.events.automation import EventStacks
+
+    return EventStacks(project_dir(), output=log or (lambda line: None))
+
+
+def _hours(delta) -> str:
+    minutes = round(delta.total_seconds() / 60)
+    return f"{minutes // 60}h{minutes % 60:02d}" if minutes >= 60 else f"{minutes}m"
+
+
+@app.command("status")
+@input_errors_exit_2
+def status_command(
+    at: Optional[str] = typer.Option(None, "--at", help="The time to judge at, ISO 8601 with a zone (default now)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the events as JSON."),
+    deployed_from: str = typer.Option("none", "--deployed-from", help="Where to learn whether each event stack "
+                                      "is deployed: none (offline: unknown) or pulumi (asks the backend)."),
+) -> None:
+    """Every event stack: window, lead, phase and the action due (scheduled, due-up, warming, ready, running,
+    due-down, ended). Offline the deployed state is unknown, so every phase the time allows is shown."""
+    from stacks.errors import InputError, Problem
+    from stacks.events.lifecycle import possible
+    from stacks.events.schedule import load_schedule
+
+    problems = []
+    try:
+        when = _at_option(at)
+    except InputError as exc:
+        problems += exc.problems
+    if deployed_from not in ("none", "pulumi"):
+        problems.append(Problem("--deployed-from", "", f"{deployed_from!r}: choose none or pulumi"))
+    elif deployed_from == "pulumi" and (p := _pulumi_problem("--deployed-from")):
+        problems.append(p)
+    if problems:
+        raise InputError(problems)
+    events = load_schedule()
+    states = {}
+    if deployed_from == "pulumi":
+        backend = _event_stacks()
+        states = {e.stack: backend.state(e.stack) for e in events}
+    rows = []
+    for e in events:
+        s = states.get(e.stack)
+        options = possible(e.window, when, s.deployed if s else None, s.proven if s else None)
+        w = e.window
+        rows.append({
+            "stack": e.stack, "event": e.name, "ready_by": w.ready_by.isoformat(), "start": w.start.isoformat(),
+            "end": w.end.isoformat(), "up_from": w.up_from.isoformat(), "down_from": w.down_from.isoformat(),
+            "lead_seconds": int(w.lead.total_seconds()), "lead_from": e.lead_from,
+            "grace_seconds": int(w.grace.total_seconds()),
+            "deployed": s.deployed if s else None, "proven": (s.deployed and s.proven) if s else None,
+            "phase": options[0].phase if len(options) == 1 else None,
+            "possible_phases": list(dict.fromkeys(o.phase for o in options)),
+            "action": options[0].action if len(options) == 1 else None,
+            "possible_actions": sorted({o.action for o in options if o.action})})
+    if as_json:
+        typer.echo(json.dumps({"at": when.isoformat(), "deployed_from": deployed_from, "events": rows}, indent=2))
+        return
+    from rich.table import Table
+
+    table = Table(title=f"events at {when.isoformat(timespec='minutes')}")
+    name_column(table, "stack")
+    name_column(table, "ready by\nend")
+    text_column(table, "lead\ngrace", justify="right")
+    text_column(table, "deployed")
+    text_column(table, "phase")
+    text_column(table, "action due")
+    fmt = lambda text: text[:16].replace("T", " ")  # noqa: E731 - local time as written, minutes
+    for e, r in zip(events, rows):
+        deployed = "unknown" if r["deployed"] is None else ("yes, proven" if r["proven"] else
+                                                            "yes" if r["deployed"] else "no")
+        phase = r["phase"] or " | ".join(r["possible_phases"])
+        action = r["action"] or ("none" if r["phase"] else " | ".join(r["possible_actions"]) or "none")
+        table.add_row(e.stack, f"{fmt(r['ready_by'])}\n{fmt(r['end'])}",
+                      f"{_hours(e.window.lead)}\n{_hours(e.window.grace)}", deployed, phase, action)
+    console.print(table)
+    if deployed_from == "none" and events:
+        console.print("deployed state unknown (offline): every phase the time allows is shown; "
+                      "`--deployed-from pulumi` asks the backend", highlight=False)
+
+
+@app.command("reconcile")
+@input_errors_exit_2
+def reconcile_command(
+    at: Optional[str] = typer.Option(None, "--at", help="Decide as if it were this time, ISO 8601 with a zone "
+                                     "(default now)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print what is due and change nothing."),
+    prometheus: Optional[Path] = typer.Option(None, "--prometheus", help="Write the metrics here (.prom/.txt, "
+                                              "textfile collector)."),
+    pushgateway: Optional[str] = typer.Option(None, "--pushgateway", help="Push the metrics to this Prometheus "
+                                              "Pushgateway (job swan_event_reconcile)."),
+    markdown: Optional[Path] = typer.Option(None, "--markdown", help="Write a Markdown summary for a chat (.md)."),
+    token_env: Optional[str] = typer.Option(None, "--token-env", help="Environment variable holding the hub API "
+                                            "token `verify` uses (as for swan verify)."),
+) -> None:
+    """Perform what is due for every event stack, one event at a time: `up` from ready_by - lead, `verify`
+    (a participant's session, as `swan verify ENV --event NAME`) from ready_by until the start, `destroy`
+    from end + grace. Only `swan:kind: event` stacks are ever touched. Exit 0 all due actions succeeded
+    (or nothing due), 1 an action failed, 2 bad input, 3 another reconcile holds the lock."""
+    import datetime as dt
+    import os
+    import time
+
+    from stacks.config.loader import project_dir
+    from stacks.errors import InputError, Problem
+    from stacks.events import reconcile as rc
+    from stacks.events.prove import prover
+    from stacks.events.schedule import load_schedule
+    from stacks.output_files import check_output_files, write_atomic
+    from stacks.verify.request import hub_url_problem
+
+    problems = []
+    try:
+        when = _at_option(at)
+    except InputError as exc:
+        problems += exc.problems
+    check_output_files([("--prometheus", prometheus, (".prom", ".txt")), ("--markdown", markdown, (".md",))],
+                       problems)
+    if pushgateway is not None and (p := hub_url_problem("--pushgateway", pushgateway)):
+        problems.append(p)
+    if token_env is not None and not os.environ.get(token_env):
+        problems.append(Problem("--token-env", "", f"environment variable {token_env} is not set or empty"))
+    if p := _pulumi_problem("swan event reconcile"):
+        problems.append(p)
+    try:
+        events = load_schedule()
+    except InputError as exc:
+        problems += exc.problems
+    if problems:
+        raise InputError(problems)
+
+    def log(line: str) -> None:
+        console.print(f"  [dim]{line}[/dim]", highlight=False)
+
+    reconciler = rc.Reconciler(_event_stacks(log), prover(token_env, console, err_console, typer.echo),
+                               log=lambda line: console.print(f"[bold]{line}[/bold]", highlight=False))
+    try:
+        with rc.reconcile_lock(project_dir() / rc.LOCK_FILE):
+            outcomes = reconciler.run(events, when, dry_run=dry_run)
+    except rc.LockHeld as exc:
+        err_console.print(str(exc), markup=False, highlight=False)
+        raise typer.Exit(rc.LOCK_HELD) from None
+    _print_outcomes(outcomes, when, dry_run)
+    code = rc.exit_code(outcomes)
+    metrics = rc.to_prometheus(outcomes, when, time.time())
+    for path, text in ((prometheus, metrics), (markdown, rc.to_markdown(outcomes, when, dry_run))):
+        if path is not None:
+            try:
+                write_atomic(path, text)
+            except OSError as exc:
+                err_console.print(f"could not write {path} ({exc.strerror or exc}); its content follows",
+                                  markup=False, highlight=False)
+                typer.echo(text)
+                code = code or 1
+    if pushgateway and dry_run:
+        console.print("dry run: metrics not pushed", highlight=False)
+    elif pushgateway:
+        import requests
+
+        from stacks.verify.report import push_to_gateway
+
+        try:
+            push_to_gateway(pushgateway, metrics, job=rc.PUSH_JOB)
+        except requests.RequestException as exc:
+            err_console.print(f"could not push metrics to {pushgateway}: {exc}", markup=False, highlight=False)
+            code = code or 1
+    raise typer.Exit(code)
+
+
+def _print_outcomes(outcomes, when, dry_run: bool) -> None:
+    from rich.table import Table
+
+    from stacks.events.reconcile import phase_after
+
+    table = Table(title=f"swan event reconcile at {when.isoformat(timespec='minutes')}"
+                        + (" (dry run: nothing changed)" if dry_run else ""))
+    for header in ("stack", "phase", "action", "result"):
+        name_column(table, header)
+    text_column(table, "detail")
+    for o in outcomes:
+        due = o.decision.standing.action if o.decision.standing else None
+        action = o.action or (f"{due} (dry run)" if due else "-")
+        result = {None: "-", True: "[green]ok[/green]", False: "[bold red]FAILED[/bold red]"}[o.ok]
+        table.add_row(o.decision.event.stack, phase_after(o, when) or "unknown", action, result, o.detail)
+    console.print(table)

@@ -105,6 +105,15 @@ def to_prometheus(results: list[CheckResult], labels: Optional[dict[str, str]] =
     return "\n".join(out) + "\n"
 
 
+def metric_family(name: str, help_: str, samples: list[tuple[dict, float]], kind: str = "gauge") -> str:
+    """One metric in Prometheus text: HELP, TYPE and a line per (labels, value) sample."""
+    out = [f"# HELP {name} {help_}", f"# TYPE {name} {kind}"]
+    for labels, value in samples:
+        text = str(int(value)) if float(value).is_integer() else repr(float(value))
+        out.append(f"{name}{_labels(labels)} {text}")
+    return "\n".join(out) + "\n"
+
+
 def push_to_gateway(url: str, text: str, job: str = "swan_verify", grouping: Optional[dict[str, str]] = None) -> None:
     """PUT the metrics to a Prometheus Pushgateway (replacing the previous run of this group)."""
     import requests

@@ -132,6 +132,18 @@ CASES = [
     Case("event plan: environment stack", ["event", "plan", "kind"],
          "config/Pulumi.kind.yaml: swan:kind: 'kind' is an environment stack, not an event"),
     Case("event plan: unknown stack", ["event", "plan", "nope"], "config/Pulumi.nope.yaml: no such stack config"),
+    Case("event status --at: not a time", ["event", "status", "--at", "tomorrow"], "--at: 'tomorrow' is not an ISO 8601 time"),
+    Case("event status --at: no zone", ["event", "status", "--at", "2026-12-01T07:00"], "--at: '2026-12-01T07:00' has no time zone"),
+    Case("event status --deployed-from: unknown", ["event", "status", "--deployed-from", "cloud"],
+         "--deployed-from: 'cloud': choose none or pulumi"),
+    Case("event reconcile --at: no zone", ["event", "reconcile", "--at", "2026-12-01 07:00"], "--at: '2026-12-01 07:00' has no time zone"),
+    Case("event reconcile --markdown: wrong extension", ["event", "reconcile", "--markdown", "r.txt"], "--markdown: r.txt: must end in .md"),
+    Case("event reconcile --prometheus: missing folder", ["event", "reconcile", "--prometheus", "nowhere/r.prom"],
+         "--prometheus: nowhere/r.prom: folder nowhere does not exist"),
+    Case("event reconcile --pushgateway: not a URL", ["event", "reconcile", "--pushgateway", "gateway:9091"],
+         "--pushgateway: 'gateway:9091': must start with http:// or https://"),
+    Case("event reconcile --token-env: unset", ["event", "reconcile", "--token-env", "SWAN_TEST_NO_SUCH_VARIABLE"],
+         "--token-env: environment variable SWAN_TEST_NO_SUCH_VARIABLE is not set or empty"),
     Case("timeline --out: a folder", ["event", "timeline", "--out", "emptydir"], "--out: emptydir: is a folder", {"emptydir/": ""}),
     Case("timeline --out: the project", ["event", "timeline", "--out", "."], "--out: .: is a folder"),
     Case("timeline --out: wrong extension", ["event", "timeline", "--out", "t.svg"], "--out: t.svg: must end in .png"),
@@ -165,8 +177,8 @@ def test_bad_argument_is_refused(project, case, monkeypatch):
 
 def test_the_table_covers_every_command():
     commands = {" ".join(c.argv[:2]) if c.argv[0] in ("nodes", "gpu", "event", "charts") else c.argv[0] for c in CASES}
-    assert commands >= {"nodes apply", "verify", "gpu pack", "event plan", "event timeline", "render", "check",
-                        "charts pull"}
+    assert commands >= {"nodes apply", "verify", "gpu pack", "event plan", "event timeline", "event status",
+                        "event reconcile", "render", "check", "charts pull"}
     assert len(CASES) >= 30
 
 
