@@ -223,7 +223,13 @@ def status_command(
     states = {}
     if deployed_from == "pulumi":
         backend = _event_stacks()
-        states = {e.stack: backend.state(e.stack) for e in events}
+        for e in events:
+            try:
+                states[e.stack] = backend.state(e.stack)
+            except Exception as exc:  # noqa: BLE001 - the CLI's own message (not logged in, no passphrase)
+                err_console.print(f"{e.stack}: could not read its state from the Pulumi backend: "
+                                  f"{' '.join(str(exc).split())[:800]}", markup=False, highlight=False)
+                raise typer.Exit(1) from None
     rows = []
     for e in events:
         s = states.get(e.stack)
