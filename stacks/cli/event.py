@@ -250,19 +250,19 @@ def status_command(
         return
     from rich.table import Table
 
-    table = Table(title=f"events at {when.isoformat(timespec='minutes')}")
+    table = Table(title=f"events at {when.isoformat(timespec='minutes')} (times in each file's zone)")
     name_column(table, "stack")
     name_column(table, "ready by\nend")
     text_column(table, "lead\ngrace", justify="right")
-    text_column(table, "deployed")
-    text_column(table, "phase")
-    text_column(table, "action due")
-    fmt = lambda text: text[:16].replace("T", " ")  # noqa: E731 - local time as written, minutes
+    text_column(table, "deployed", min_width=7)
+    text_column(table, "phase", min_width=9)
+    text_column(table, "action due", min_width=7)
+    fmt = lambda text: text[5:16].replace("T", " ")  # noqa: E731 - month-day hour:minute, in the file's zone
     for e, r in zip(events, rows):
         deployed = "unknown" if r["deployed"] is None else ("yes, proven" if r["proven"] else
                                                             "yes" if r["deployed"] else "no")
-        phase = r["phase"] or " | ".join(r["possible_phases"])
-        action = r["action"] or ("none" if r["phase"] else " | ".join(r["possible_actions"]) or "none")
+        phase = r["phase"] or "\n".join(r["possible_phases"])  # unknown state: one possible phase a line
+        action = r["action"] or ("none" if r["phase"] else "\n".join(r["possible_actions"]) or "none")
         table.add_row(e.stack, f"{fmt(r['ready_by'])}\n{fmt(r['end'])}",
                       f"{_hours(e.window.lead)}\n{_hours(e.window.grace)}", deployed, phase, action)
     console.print(table)

@@ -117,3 +117,11 @@ def test_status_offline_says_the_deployed_state_is_unknown(project):
     e = _status("2026-12-01T07:30:00+01:00")["event-ml-workshop"]
     assert e["deployed"] is None and e["phase"] is None
     assert e["possible_phases"] == ["due-up", "warming", "ready"] and e["possible_actions"] == ["up", "verify"]
+
+
+def test_status_table_keeps_stacks_and_phases_whole_at_80_columns(project):
+    result = runner.invoke(app, ["event", "status", "--at", "2026-12-01T07:30:00+01:00"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    assert max(len(line) for line in result.stdout.splitlines() if line.startswith(("┃", "│"))) <= 80
+    for word in ("event-ml-workshop", "event-physics-course", "due-up", "warming", "ready", "scheduled", "verify"):
+        assert word in result.stdout
