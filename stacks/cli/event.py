@@ -289,7 +289,6 @@ def reconcile_command(
     (a participant's session, as `swan verify ENV --event NAME`) from ready_by until the start, `destroy`
     from end + grace. Only `swan:kind: event` stacks are ever touched. Exit 0 all due actions succeeded
     (or nothing due), 1 an action failed, 2 bad input, 3 another reconcile holds the lock."""
-    import datetime as dt
     import os
     import time
 
