@@ -116,23 +116,24 @@ class Reconciler:
     clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.timezone.utc))
 
     def run(self, events: list[ScheduledEvent], at: dt.datetime, dry_run: bool = False) -> list[Outcome]:
-        """For each event in turn: read its stack's state, decide, perform the due action (none with
-        dry_run). A stack whose state cannot be read is a failure of its own; the others still run."""
-        outcomes = []
+        """Read every event stack's state and decide; then perform the due actions one event at a time,
+        most urgent first (`urgency`), none with dry_run. A stack whose state cannot be read is a failure
+        of its own; the others still run. Outcomes come back in the order of `events`."""
+        outcomes: dict[str, Outcome] = {}
+        decisions = []
         for event in events:
             try:
                 state = self.backend.state(event.stack)
             except Exception as exc:  # noqa: BLE001
-                outcomes.append(Outcome(Decision(event, None, None), ok=False,
-                                        detail=f"could not read the stack's state: {_one_line(exc)}"))
+                outcomes[event.stack] = Outcome(Decision(event, None, None), ok=False,
+                                                detail=f"could not read the stack's state: {_one_line(exc)}")
                 continue
-            decision = decide([event], {event.stack: state}, at)[0]
+            decisions.append(decide([event], {event.stack: state}, at)[0])
+        for decision in sorted(decisions, key=urgency):
             action = decision.standing.action
-            if action is None or dry_run:
-                outcomes.append(Outcome(decision))
-                continue
-            outcomes.append(self._perform(decision, action))
-        return outcomes
+            stack = decision.event.stack
+            outcomes[stack] = Outcome(decision) if action is None or dry_run else self._perform(decision, action)
+        return [outcomes[e.stack] for e in events]
 
     def _perform(self, decision: Decision, action: str) -> Outcome:
         event = decision.event
@@ -155,6 +156,15 @@ class Reconciler:
             return Outcome(decision, action, False, _one_line(exc), time.monotonic() - started, markdown=markdown)
         return Outcome(decision, action, True, detail, time.monotonic() - started,
                        after=state_after(action, decision.state, self.clock()), markdown=markdown)
+
+
+def urgency(decision: Decision) -> tuple:
+    """Order of the actions in a run: proofs first (the start is near and a failure must leave time to
+    act), then ups by ready_by, then destroys (a late shrink costs money, a late up costs the course)."""
+    w = decision.event.window
+    rank = {"verify": 0, "up": 1, "destroy": 2}.get(decision.standing.action, 3)
+    deadline = {"verify": w.start, "up": w.ready_by}.get(decision.standing.action, w.down_from)
+    return rank, deadline, decision.event.stack
 
 
 def _one_line(exc: Exception) -> str:

@@ -35,7 +35,7 @@ ENVIRONMENTS = ("openstack-prod", "oci-pilot", "kind", "t4-shared", "everything-
 
 
 # -- decisions, pure --------------------------------------------------------------------------------
-def _event(stack: str, ready_by_hour: int) -> ScheduledEvent:
+def _event(stack: str, ready_by_hour: float) -> ScheduledEvent:
     ready_by = dt.datetime(2026, 12, 1, tzinfo=UTC) + dt.timedelta(hours=ready_by_hour)
     window = Window(ready_by, ready_by + dt.timedelta(hours=2), ready_by + dt.timedelta(hours=10),
                     dt.timedelta(minutes=30), dt.timedelta(minutes=15))
@@ -103,7 +103,8 @@ def test_one_action_per_event_failures_isolated_and_reported():
                             failing={"up:event-a", "state:event-e"})
     proofs = {"c": Proof(False, "spawn timed out", "| hub.event | **FAIL** |"), "d": Proof(True)}
     outcomes = Reconciler(backend, lambda e: proofs[e.name]).run(events, at)
-    assert backend.calls == [("up", "event-a"), ("destroy", "event-b"), ("mark_proven", "event-d")]
+    # proofs first, then ups, then destroys; the outcomes in the events' order
+    assert backend.calls == [("mark_proven", "event-d"), ("up", "event-a"), ("destroy", "event-b")]
     assert [(o.action, o.ok) for o in outcomes] == [("up", False), ("destroy", True), ("verify", False),
                                                     ("verify", True), (None, False)]
     metrics = to_prometheus(outcomes, at, finished=1_800_000_000)
@@ -116,6 +117,14 @@ def test_one_action_per_event_failures_isolated_and_reported():
     assert 'swan_event_phase{event="e",stack="event-e",phase="due-up"} 0' in metrics  # unknown: no phase is 1
     assert not any(line.startswith('swan_event_phase{event="e"') and line.endswith(" 1") for line in metrics.splitlines())
     assert "swan_event_reconcile_last_run_timestamp_seconds 1800000000" in metrics
+
+
+def test_ups_are_performed_by_ready_by_before_any_destroy():
+    at = dt.datetime(2026, 12, 1, 7, tzinfo=UTC)
+    events = [_event("event-a", -4), _event("event-b", 7.25), _event("event-c", 7)]
+    backend = MemoryBackend({e.stack: StackState(e.stack == "event-a") for e in events})
+    Reconciler(backend, lambda e: Proof(True)).run(events, at)
+    assert backend.calls == [("up", "event-c"), ("up", "event-b"), ("destroy", "event-a")]
 
 
 def test_dry_run_performs_nothing():
