@@ -340,3 +340,38 @@ def test_status_asks_the_backend_when_told(project, pulumi):
     assert (events["event-ml-workshop"]["phase"], events["event-ml-workshop"]["action"]) == ("ready", None)
     assert (events["event-t4-course"]["phase"], events["event-t4-course"]["deployed"]) == ("scheduled", False)
     assert _actions(pulumi) == []
+
+
+@pytest.fixture
+def pushgateway():
+    """A real HTTP server on loopback that records what is PUT to it, as a Pushgateway receives it."""
+    import http.server
+    import threading
+
+    received = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_PUT(self):  # noqa: N802 - the http.server API
+            received.append((self.path, self.rfile.read(int(self.headers["Content-Length"])).decode()))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", received
+    server.shutdown()
+    server.server_close()
+
+
+def test_metrics_are_pushed_under_the_reconcile_job_but_not_in_a_dry_run(project, pulumi, pushgateway):
+    url, received = pushgateway
+    assert _reconcile("--at", DUE_UP, "--dry-run", "--pushgateway", url).exit_code == 0
+    assert received == []
+    assert _reconcile("--at", DUE_UP, "--pushgateway", url).exit_code == 0
+    [(path, body)] = received
+    assert path == "/metrics/job/swan_event_reconcile"
+    assert "# TYPE swan_event_phase gauge" in body and "swan_event_reconcile_last_run_timestamp_seconds " in body
