@@ -164,6 +164,12 @@ CASES = [
     check("event: zero participants", {BAD: edited(EVENT, "participants: 60", "participants: 0")},
           "swan:event.participants: Input should be greater than or equal to 1"),
     check("event: duration typo", {BAD: edited(EVENT, "prewarm: 3h ", "prewarm: 3 h")}, "swan:event.prewarm: '3 h' is not a duration"),
+    check("event price without currency", {BAD: edited(OPENSTACK, "      maxGpus: 16\n", "      maxGpus: 16\n      pricePerGpuHour: 2.5\n")},
+          "swan:eventGpus[0]: pricePerGpuHour needs currency (e.g. CHF or EUR)"),
+    check("event price currency not ISO", {BAD: edited(OPENSTACK, "      maxGpus: 16\n", "      maxGpus: 16\n      pricePerGpuHour: 2.5\n      currency: chf\n")},
+          "swan:eventGpus[0].currency:"),
+    check("event price negative", {BAD: edited(OPENSTACK, "      maxGpus: 16\n", "      maxGpus: 16\n      pricePerGpuHour: -1\n      currency: CHF\n")},
+          "swan:eventGpus[0].pricePerGpuHour: Input should be greater than or equal to 0"),
 ]
 assert len({c.id for c in CASES}) == len(CASES)
 
