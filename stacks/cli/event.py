@@ -155,16 +155,16 @@ def timeline_command(
 @input_errors_exit_2
 def report_command(
     stack: str = typer.Argument(..., help="An event stack, e.g. event-ml-workshop."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Folder for report.md, usage.png and samples.json "
+    out: Optional[Path] = typer.Option(None, "--out", metavar="DIR", help="Folder for report.md, usage.png and samples.json "
                                                            "(default build/events/STACK).", show_default=False),
-    prometheus: list[str] = typer.Option([], "--prometheus", help="Prometheus URL that scrapes kube-state-metrics "
+    prometheus: list[str] = typer.Option([], "--prometheus", metavar="[ENV=]URL", help="Prometheus URL that scrapes kube-state-metrics "
                                          "(ENV=URL for each environment of an event in several)."),
-    kubeconfig: list[str] = typer.Option([], "--kubeconfig", help="Read the cluster as it is now instead "
+    kubeconfig: list[str] = typer.Option([], "--kubeconfig", metavar="[ENV=]FILE", help="Read the cluster as it is now instead "
                                          "(a lower bound; ENV=FILE for each environment of an event in several)."),
     context: Optional[str] = typer.Option(None, "--context", help="Kubeconfig context (with --kubeconfig)."),
-    from_file: Optional[Path] = typer.Option(None, "--from", help="Build the report from recorded samples "
+    from_file: Optional[Path] = typer.Option(None, "--from", metavar="FILE", help="Build the report from recorded samples "
                                              "(a samples.json an earlier report wrote)."),
-    grace: str = typer.Option("1h", "--grace", help="How long before ready_by and after the end to look "
+    grace: str = typer.Option("1h", "--grace", metavar="DURATION", help="How long before ready_by and after the end to look "
                                                     "(nodes come up before and go after)."),
 ) -> None:
     """What the event used: peak and mean sessions against seats, session-, node- and GPU-hours, and an

@@ -113,7 +113,8 @@ def check_args(args: ReportArgs, plan_problems: list[Problem], plan: Optional[Ev
 
 
 def collect(args: ReportArgs, plan: EventPlan, envs: dict, window, sources: dict[str, str]):
-    """environment -> {"sessions", "nodes"} series, a description of the source, a note, the queries used."""
+    """environment -> {"sessions", "nodes"} series, the source as the report names it, a note, the queries
+    used, and the source the samples first came from (what samples.json records)."""
     from stacks.events import usage_sources as src
     from stacks.events.usage import read_samples
 
@@ -127,16 +128,18 @@ def collect(args: ReportArgs, plan: EventPlan, envs: dict, window, sources: dict
         series, source, note, problems = read_samples(data, f"--from: {args.from_file}", event.name, names)
         if problems:
             raise InputError(problems)
-        return series, f"recorded samples {args.from_file} (first from: {source or 'unknown'})", note, None
+        return series, f"recorded samples {args.from_file} (first from: {source or 'unknown'})", note, None, source
     if args.prometheus:
         step = src.query_step(window.looked_to - window.looked_from)
         series, queries = {}, {}
         for env in names:
-            queries = src.prometheus_queries(event, envs[env].security.user_namespace)
+            asked = src.prometheus_queries(event, envs[env].security.user_namespace)
             series[env] = {kind: src.prometheus_series(sources[env], q, window.looked_from, window.looked_to, step)
-                           for kind, q in queries.items()}
+                           for kind, q in asked.items()}
+            queries.update({kind if len(names) == 1 else f"{kind} ({env})": q for kind, q in asked.items()})
         where = ", ".join(f"{env}: {sources[env]}" for env in names)
-        return series, f"Prometheus query_range, step {step}s ({where})", "", queries
+        source = f"Prometheus query_range, step {step}s ({where})"
+        return series, source, "", queries, source
     from stacks.verify.cluster import KubeApi, read_kubeconfig
 
     now = min(time.time(), window.looked_to)
@@ -151,8 +154,9 @@ def collect(args: ReportArgs, plan: EventPlan, envs: dict, window, sources: dict
             series[env] = src.cluster_series(api, event, envs[env].security.user_namespace, window.looked_from, now)
         except Exception as exc:  # noqa: BLE001 - any API failure ends the run with its message
             raise src.SourceError("--kubeconfig", f"{sources[env]}: {exc}") from None
-    return series, "the cluster as it is now (Kubernetes API)", \
-        "a lower bound: sessions that ended and nodes already removed are not counted", None
+    source = f"the cluster as it was at {dt.datetime.fromtimestamp(now, dt.timezone.utc):%Y-%m-%d %H:%M} UTC " \
+             "(Kubernetes API)"
+    return series, source, "a lower bound: sessions that ended and nodes already removed are not counted", None, source
 
 
 def run(args: ReportArgs, plan: Optional[EventPlan], plan_problems: list[Problem]) -> tuple[Path, object]:
@@ -166,7 +170,7 @@ def run(args: ReportArgs, plan: Optional[EventPlan], plan_problems: list[Problem
     event = plan.event
     envs = load_environments(list(event.environments))
     window = Window.of(event.ready_by, event.start, event.end, grace)
-    series, source, note, queries = collect(args, plan, envs, window, sources)
+    series, source, note, queries, first_source = collect(args, plan, envs, window, sources)
     samples = []
     for env in event.environments:
         offer = next(o for o in envs[env].event_gpus if o.model == event.session.gpu_model)
@@ -178,6 +182,6 @@ def run(args: ReportArgs, plan: Optional[EventPlan], plan_problems: list[Problem
     usage = compute_usage(window, samples)
     with atomic_output(out / CHART) as tmp:
         usage_chart(plan, usage, tmp)
-    write_atomic(out / SAMPLES, json.dumps(samples_document(event.name, source, series, note), indent=1) + "\n")
+    write_atomic(out / SAMPLES, json.dumps(samples_document(event.name, first_source, series, note), indent=1) + "\n")
     write_atomic(out / REPORT, markdown(plan, args.stack, usage, source, note, queries))
     return out, usage

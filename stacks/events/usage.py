@@ -74,7 +74,17 @@ class Series:
             return self if self.points else other
         end = min(self.end, other.end)
         times = sorted({t for t, _ in self.points + other.points if t <= end})
-        return Series(tuple((t, self.value_at(t) + other.value_at(t)) for t in times))
+        return Series(tuple(zip(times, (a + b for a, b in zip(self._held(times), other._held(times))))))
+
+    def _held(self, times: list[float]) -> list[float]:
+        """value_at for each of `times` (sorted), in one pass."""
+        out, i, value = [], 0, 0.0
+        for t in times:
+            while i < len(self.points) and self.points[i][0] <= t:
+                value = self.points[i][1]
+                i += 1
+            out.append(value)
+        return out
 
 
 @dataclass(frozen=True)

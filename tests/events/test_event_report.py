@@ -350,3 +350,28 @@ def test_report_from_the_cluster_as_it_is_now(project, tmp_path):
     assert "| peak sessions | 5 (8% of seats) at 2026-12-01 09:04 UTC |" in report
     assert "a lower bound: sessions that ended and nodes already removed are not counted" in report
     assert png_size(tmp_path / "o" / "usage.png") == (1210, 605)
+
+
+def test_an_event_in_two_environments_adds_up_and_prices_each(project, write_event, prometheus, tmp_path):
+    """One Prometheus per environment (ENV=URL); here both answer from the same recording, so every total is
+    twice one environment's, GPU-hours follow each offer's GPUs per node, and each currency is summed apart."""
+    set_event_offers(project, "openstack-prod", [{**A100_OFFER, "maxGpus": 4, "pricePerGpuHour": 2.5,
+                                                  "currency": "CHF"}])
+    set_event_offers(project, "oci-pilot", [{"model": "A100-40GB", "flavor": "BM.GPU4.8", "gpusPerNode": 8,
+                                             "maxGpus": 16, "pricePerGpuHour": 3.0, "currency": "EUR"}])
+    write_event("event-two", name="two", environments=["openstack-prod", "oci-pilot"])
+    result = runner.invoke(app, ["event", "report", "event-two", "--out", str(tmp_path),
+                                 "--prometheus", f"openstack-prod={prometheus.url}",
+                                 "--prometheus", f"oci-pilot={prometheus.url}/"])
+    assert result.exit_code == 0, result.output
+    assert len([p for p, _ in prometheus.requests]) == 4
+    event = load_stack("event-two").event
+    nodes = minute_by_minute("nodes", event.ready_by.timestamp() - 3600, event.end.timestamp() + 3600)
+    node_hours = sum(nodes) / 60
+    report = (tmp_path / "report.md").read_text()
+    assert "| peak sessions | 122 (" in report
+    assert f"| GPU-hours (A100-40GB on event nodes) | {node_hours * (4 + 8):.1f} |" in report
+    assert f"| estimated cost (CHF) | {node_hours * 4 * 2.5:,.2f} CHF |" in report
+    assert f"| estimated cost (EUR) | {node_hours * 8 * 3.0:,.2f} EUR |" in report
+    assert f"| oci-pilot | 36 | 61 | " in report  # 64 seats: 28 on openstack-prod's 4 GPUs, the rest on oci-pilot
+    assert "- sessions (oci-pilot): `" in report
