@@ -85,9 +85,10 @@ def prometheus_series(url: str, query: str, start: float, end: float, step: int,
     total = Series()
     for result in data["result"]:
         try:
-            points = Series.of((t, float(v)) for t, v in result["values"])
+            pairs = [(float(t), float(v)) for t, v in result["values"]]
         except (KeyError, TypeError, ValueError):
             raise SourceError(option, f"{url}: a series without [time, \"value\"] pairs") from None
+        points = Series.of((t, v) for t, v in pairs if math.isfinite(v))  # NaN: no value at that step
         total = total.plus(points)
     return total
 

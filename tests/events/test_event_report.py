@@ -373,5 +373,5 @@ def test_an_event_in_two_environments_adds_up_and_prices_each(project, write_eve
     assert f"| GPU-hours (A100-40GB on event nodes) | {node_hours * (4 + 8):.1f} |" in report
     assert f"| estimated cost (CHF) | {node_hours * 4 * 2.5:,.2f} CHF |" in report
     assert f"| estimated cost (EUR) | {node_hours * 8 * 3.0:,.2f} EUR |" in report
-    assert f"| oci-pilot | 36 | 61 | " in report  # 64 seats: 28 on openstack-prod's 4 GPUs, the rest on oci-pilot
+    assert "| oci-pilot | 36 | 61 | " in report  # 64 seats: 28 on openstack-prod's 4 GPUs, the rest on oci-pilot
     assert "- sessions (oci-pilot): `" in report
