@@ -164,7 +164,7 @@ def run(args: ReportArgs, plan: Optional[EventPlan], plan_problems: list[Problem
     from stacks.events.plan import load_environments
     from stacks.events.usage import EnvironmentSamples, Price, Window, compute_usage, samples_document
     from stacks.events.usage_report import markdown, usage_chart
-    from stacks.output_files import atomic_output, write_atomic
+    from stacks.output_files import atomic_output
 
     out, grace, sources = check_args(args, plan_problems, plan)
     event = plan.event
@@ -180,8 +180,13 @@ def run(args: ReportArgs, plan: Optional[EventPlan], plan_problems: list[Problem
             gpus_per_node=offer.gpus_per_node, sessions=series[env].get("sessions", Series()),
             nodes=series[env].get("nodes", Series()), price=price))
     usage = compute_usage(window, samples)
-    with atomic_output(out / CHART) as tmp:
-        usage_chart(plan, usage, tmp)
-    write_atomic(out / SAMPLES, json.dumps(samples_document(event.name, first_source, series, note), indent=1) + "\n")
-    write_atomic(out / REPORT, markdown(plan, args.stack, usage, source, note, queries))
+    # all three drawn into temporary files first, then moved in place: a failure keeps the earlier report whole
+    try:
+        with atomic_output(out / REPORT) as md, atomic_output(out / SAMPLES) as js, atomic_output(out / CHART) as png:
+            usage_chart(plan, usage, png)
+            js.write_text(json.dumps(samples_document(event.name, first_source, series, note), indent=1) + "\n")
+            md.write_text(markdown(plan, args.stack, usage, source, note, queries))
+    except OSError as exc:
+        raise InputError(Problem("--out", "", f"{out}: could not write the report ({exc.strerror or exc}); "
+                                              "an earlier report there is as it was")) from None
     return out, usage

@@ -375,3 +375,28 @@ def test_an_event_in_two_environments_adds_up_and_prices_each(project, write_eve
     assert f"| estimated cost (EUR) | {node_hours * 8 * 3.0:,.2f} EUR |" in report
     assert "| oci-pilot | 36 | 61 | " in report  # 64 seats: 28 on openstack-prod's 4 GPUs, the rest on oci-pilot
     assert "- sessions (oci-pilot): `" in report
+
+
+@pytest.mark.parametrize("failure", [OSError(28, "No space left on device"), RuntimeError("matplotlib crashed")],
+                         ids=["disk full", "drawing crashed"])
+def test_a_failed_write_keeps_the_earlier_report_whole(project, prometheus, tmp_path, monkeypatch, failure):
+    import stacks.events.usage_report as usage_report
+
+    out = tmp_path / "r"
+    out.mkdir()
+    earlier = {"report.md": "earlier\n", "usage.png": "earlier png", "samples.json": "{}\n"}
+    for name, text in earlier.items():
+        (out / name).write_text(text)
+
+    def half_then_fail(plan, usage, path):
+        Path(path).write_bytes(b"\x89PNG")
+        raise failure
+
+    monkeypatch.setattr(usage_report, "usage_chart", half_then_fail)
+    result = runner.invoke(app, ["event", "report", "event-ml-workshop", "--prometheus", prometheus.url,
+                                 "--out", str(out)])
+    assert result.exit_code != 0
+    assert {p.name: p.read_text() for p in out.iterdir()} == earlier  # nothing replaced, no temporary left
+    if isinstance(failure, OSError):
+        assert result.exit_code == 2 and "Traceback" not in result.output
+        assert f"--out: {out}: could not write the report (No space left on device)" in result.stderr
