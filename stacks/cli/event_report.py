@@ -70,6 +70,7 @@ def check_args(args: ReportArgs, plan_problems: list[Problem], plan: Optional[Ev
 
     from stacks.config.types import Duration, duration_seconds
     from stacks.output_files import output_file_problem, output_folder_problem
+    from stacks.verify.cluster import read_kubeconfig
     from stacks.verify.request import hub_url_problem
 
     problems = list(plan_problems)
@@ -105,8 +106,11 @@ def check_args(args: ReportArgs, plan_problems: list[Problem], plan: Optional[Ev
             problems += [p for url in sources.values() if (p := hub_url_problem("--prometheus", url))]
         elif args.kubeconfig:
             sources = per_environment("--kubeconfig", args.kubeconfig, envs, problems)
-            problems += [Problem("--kubeconfig", "", f"{path}: no such file") for path in sources.values()
-                         if not Path(path).is_file()]
+            for path in sources.values():
+                try:
+                    read_kubeconfig(path, args.context, shown=f"--kubeconfig: {path}")
+                except InputError as exc:
+                    problems += exc.problems
     if problems:
         raise InputError(problems)
     return out, grace, sources
@@ -140,7 +144,7 @@ def collect(args: ReportArgs, plan: EventPlan, envs: dict, window, sources: dict
         where = ", ".join(f"{env}: {sources[env]}" for env in names)
         source = f"Prometheus query_range, step {step}s ({where})"
         return series, source, "", queries, source
-    from stacks.verify.cluster import KubeApi, read_kubeconfig
+    from stacks.verify.cluster import KubeApi
 
     now = min(time.time(), window.looked_to)
     if now <= window.looked_from:
@@ -148,7 +152,6 @@ def collect(args: ReportArgs, plan: EventPlan, envs: dict, window, sources: dict
                                                      f"{dt.datetime.fromtimestamp(window.looked_from, dt.timezone.utc)}"))
     series = {}
     for env in names:
-        read_kubeconfig(sources[env], args.context, shown=f"--kubeconfig: {sources[env]}")
         api = KubeApi.from_kubeconfig(sources[env], args.context)
         try:
             series[env] = src.cluster_series(api, event, envs[env].security.user_namespace, window.looked_from, now)
