@@ -62,7 +62,7 @@ class Series:
         """Highest value holding anywhere in [a, b], and when it was first reached (None: no data there)."""
         best, when = 0.0, None
         held = [(max(t, a), v) for i, (t, v) in enumerate(self.points)
-                if t <= b and (i + 1 == len(self.points) or self.points[i + 1][0] > a)]
+                if t <= b and (self.points[i + 1][0] > a if i + 1 < len(self.points) else t >= a)]
         for t, v in held:
             if when is None or v > best:
                 best, when = v, t

@@ -74,6 +74,8 @@ def test_no_data_after_the_last_sample_and_environments_add_up():
     assert usage.mean_sessions == pytest.approx((2 * 4 + 1 * 1 + 3 * 3) / 4)
     assert usage.gpu_hours == pytest.approx(4 * 1 + 4 * 2)
     assert usage.costs == {} and usage.unpriced == ["a", "b"]
+    before = Series.of([(t - 2 * h, 7), (t - h, 7)])  # a series that ended before the range says nothing in it
+    assert before.peak(t, t + h) == (0.0, None) and before.integral(t, t + h) == 0
 
 
 # -- Prometheus: a real HTTP server answering query_range from the recording ------------------------
