@@ -374,3 +374,46 @@ def _print_outcomes(outcomes, when, dry_run: bool) -> None:
         result = {None: "-", True: "[green]ok[/green]", False: "[bold red]FAILED[/bold red]"}[o.ok]
         table.add_row(o.decision.event.stack, phase_after(o, when) or "unknown", action, result, o.detail)
     console.print(table)
+@app.command("report")
+@input_errors_exit_2
+def report_command(
+    stack: str = typer.Argument(..., help="An event stack, e.g. event-ml-workshop."),
+    out: Optional[Path] = typer.Option(None, "--out", metavar="DIR", help="Folder for report.md, usage.png and samples.json "
+                                                           "(default build/events/STACK).", show_default=False),
+    prometheus: list[str] = typer.Option([], "--prometheus", metavar="[ENV=]URL", help="Prometheus URL that scrapes kube-state-metrics "
+                                         "(ENV=URL for each environment of an event in several)."),
+    kubeconfig: list[str] = typer.Option([], "--kubeconfig", metavar="[ENV=]FILE", help="Read the cluster as it is now instead "
+                                         "(a lower bound; ENV=FILE for each environment of an event in several)."),
+    context: Optional[str] = typer.Option(None, "--context", help="Kubeconfig context (with --kubeconfig)."),
+    from_file: Optional[Path] = typer.Option(None, "--from", metavar="FILE", help="Build the report from recorded samples "
+                                             "(a samples.json an earlier report wrote)."),
+    grace: str = typer.Option("1h", "--grace", metavar="DURATION", help="How long before ready_by and after the end to look "
+                                                    "(nodes come up before and go after)."),
+) -> None:
+    """What the event used: peak and mean sessions against seats, session-, node- and GPU-hours, and an
+    estimated cost where the environment's eventGpus declare pricePerGpuHour.
+
+    Writes report.md, usage.png and samples.json (to rebuild it with --from), each atomically. Every
+    argument is checked before any source is read (exit 2, each problem naming its option); a source
+    that cannot be read exits 1 and writes nothing."""
+    from stacks.cli.common import err_console
+    from stacks.cli.event_report import ReportArgs, run
+    from stacks.errors import InputError
+    from stacks.events.usage_sources import SourceError
+
+    try:
+        plan, plan_problems = _event_plan(stack), []
+    except InputError as exc:
+        plan, plan_problems = None, exc.problems
+    args = ReportArgs(stack, out, tuple(prometheus), tuple(kubeconfig), context, from_file, grace)
+    try:
+        folder, usage = run(args, plan, plan_problems)
+    except SourceError as exc:
+        err_console.print(str(exc), markup=False, highlight=False)
+        raise typer.Exit(1) from None
+    peak = f"peak {usage.peak_sessions:g} of {usage.seats} seats"
+    mean = "" if usage.mean_sessions is None else f", mean {usage.mean_sessions:.1f}"
+    console.print(f"wrote {folder}/report.md and usage.png: {peak}{mean}, {usage.gpu_hours:.1f} GPU-hours, "
+                  f"{usage.node_hours:.1f} node-hours", highlight=False)
+    for currency, amount in sorted(usage.costs.items()):
+        console.print(f"estimated cost: {amount:,.2f} {currency}", highlight=False)

@@ -348,6 +348,19 @@ class EventGpuOffer(Model):
     lead_time: PositiveDuration = "30m"
     """How long nodes of this flavor take to come up and join (boot, drivers, MIG layout): `swan event
     reconcile` starts an event's `up` this long before its ready_by (the largest over the offers it uses)."""
+    price_per_gpu_hour: float | None = Field(None, ge=0)
+    """What one GPU of this offer costs for an hour; `swan event report` estimates an event's cost
+    from it (GPU-hours of the event's nodes times this); unset: no cost in the report."""
+    currency: str | None = Field(None, pattern=r"^[A-Z]{3}$")
+    """Currency of pricePerGpuHour, a three-letter ISO 4217 code (e.g. CHF, EUR); required with it."""
+
+    @model_validator(mode="after")
+    def _price_has_currency(self) -> "EventGpuOffer":
+        if self.price_per_gpu_hour is not None and self.currency is None:
+            raise ValueError("pricePerGpuHour needs currency (e.g. CHF or EUR)")
+        if self.currency is not None and self.price_per_gpu_hour is None:
+            raise ValueError("currency is set but pricePerGpuHour is not")
+        return self
 
 
 class Ingress(Model):

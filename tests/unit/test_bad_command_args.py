@@ -32,6 +32,7 @@ KUBECONFIG = yaml.safe_dump({
     "contexts": [{"name": "swan", "context": {"cluster": "swan", "user": "verify"}}]})
 KC = {"kc.yaml": KUBECONFIG}  # a good kubeconfig: the run gets as far as the report paths
 PLAN = ["event", "plan", "event-ml-workshop"]
+REPORT = ["event", "report", "event-ml-workshop"]
 PACK = ["gpu", "pack", "--gpu", "A100-40GB", "--demand"]
 
 CASES = [
@@ -149,6 +150,27 @@ CASES = [
     Case("timeline --out: wrong extension", ["event", "timeline", "--out", "t.svg"], "--out: t.svg: must end in .png"),
     Case("timeline --out: missing folder", ["event", "timeline", "--out", "nowhere/t.png"], "--out: nowhere/t.png: folder nowhere does not exist"),
     Case("timeline --out: unwritable place", ["event", "timeline", "--out", "/proc/t.png"], "--out: /proc/t.png: cannot write in folder /proc"),
+    Case("event report: no source", REPORT, "swan event report: no source: give --prometheus URL, --kubeconfig FILE"),
+    Case("event report: two sources", REPORT + ["--prometheus", "http://prom:9090", "--from", "s.json"],
+         "--from: give one source: --prometheus or --from, not both", {"s.json": "{}"}),
+    Case("event report --prometheus: not http", REPORT + ["--prometheus", "prom:9090"], "--prometheus: 'prom:9090': must start with http:// or https://"),
+    Case("event report --prometheus: unknown environment", REPORT + ["--prometheus", "oci-pilot=http://prom:9090"],
+         "--prometheus: 'oci-pilot=http://prom:9090': oci-pilot is not an environment of this event (openstack-prod)"),
+    Case("event report --prometheus: twice", REPORT + ["--prometheus", "http://a:9090", "--prometheus", "openstack-prod=http://b:9090"],
+         "--prometheus: given twice for environment openstack-prod"),
+    Case("event report --kubeconfig: missing", REPORT + ["--kubeconfig", "nope.yaml"], "--kubeconfig: nope.yaml: cannot read kubeconfig"),
+    Case("event report --kubeconfig: unknown context", REPORT + ["--kubeconfig", "kc.yaml", "--context", "other"],
+         "--kubeconfig: kc.yaml: context 'other' not found (contexts: swan)", KC),
+    Case("event report --from: missing", REPORT + ["--from", "nope.json"], "--from: nope.json: no such file"),
+    Case("event report --from: not JSON", REPORT + ["--from", "s.json"], "--from: s.json: not a JSON samples file", {"s.json": "hello"}),
+    Case("event report --grace: typo", REPORT + ["--from", "s.json", "--grace", "1 hour"], "--grace: '1 hour' is not a duration (examples: 30m, 4h, 2d)", {"s.json": "{}"}),
+    Case("event report --out: a file", REPORT + ["--from", "s.json", "--out", "Pulumi.yaml"], "--out: Pulumi.yaml: is a file, not a folder", {"s.json": "{}"}),
+    Case("event report --out: report.md a folder", REPORT + ["--from", "s.json", "--out", "r"], "--out: r/report.md: is a folder",
+         {"s.json": "{}", "r/report.md/": ""}),
+    Case("event report --context without --kubeconfig", REPORT + ["--from", "s.json", "--context", "x"], "--context: only with --kubeconfig",
+         {"s.json": "{}"}),
+    Case("event report: environment stack", ["event", "report", "kind", "--from", "s.json"],
+         "config/Pulumi.kind.yaml: swan:kind: 'kind' is an environment stack, not an event", {"s.json": "{}"}),
 
     # -- swan render / check ---------------------------------------------------------------------
     Case("render --out: the project", ["render", "kind", "--out", "."], ".: --out: holds files that are not an earlier `swan render`"),
@@ -178,7 +200,7 @@ def test_bad_argument_is_refused(project, case, monkeypatch):
 def test_the_table_covers_every_command():
     commands = {" ".join(c.argv[:2]) if c.argv[0] in ("nodes", "gpu", "event", "charts") else c.argv[0] for c in CASES}
     assert commands >= {"nodes apply", "verify", "gpu pack", "event plan", "event timeline", "event status",
-                        "event reconcile", "render", "check", "charts pull"}
+                        "event reconcile", "event report", "render", "check", "charts pull"}
     assert len(CASES) >= 30
 
 

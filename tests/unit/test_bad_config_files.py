@@ -169,6 +169,12 @@ CASES = [
     check("eventGpus leadTime zero", {BAD: edited(OPENSTACK, "      gpusPerNode: 4\n      maxGpus: 16",
                                                    "      gpusPerNode: 4\n      maxGpus: 16\n      leadTime: 0s")},
           "swan:eventGpus[0].leadTime:"),
+    check("event price without currency", {BAD: edited(OPENSTACK, "      maxGpus: 16\n", "      maxGpus: 16\n      pricePerGpuHour: 2.5\n")},
+          "swan:eventGpus[0]: pricePerGpuHour needs currency (e.g. CHF or EUR)"),
+    check("event price currency not ISO", {BAD: edited(OPENSTACK, "      maxGpus: 16\n", "      maxGpus: 16\n      pricePerGpuHour: 2.5\n      currency: chf\n")},
+          "swan:eventGpus[0].currency:"),
+    check("event price negative", {BAD: edited(OPENSTACK, "      maxGpus: 16\n", "      maxGpus: 16\n      pricePerGpuHour: -1\n      currency: CHF\n")},
+          "swan:eventGpus[0].pricePerGpuHour: Input should be greater than or equal to 0"),
 ]
 assert len({c.id for c in CASES}) == len(CASES)
 
