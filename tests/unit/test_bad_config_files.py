@@ -136,6 +136,13 @@ CASES = [
     check("Magnum service range without its DNS address", {BAD: edited(
         OPENSTACK, "networkCidr: 10.100.0.0/22", "networkCidr: 10.100.0.0/22\n    serviceCidr: 10.96.0.0/16")},
           "swan:openstack.serviceCidr: must contain 10.254.0.10, the cluster DNS address Magnum's heat driver fixes"),
+    check("static host inside the Magnum pod range", {BAD: edited(
+        edited(OPENSTACK, "networkCidr: 10.100.0.0/22", "networkCidr: 10.100.0.0/22\n    podCidr: 10.200.0.0/16"),
+        "address: 10.100.3.21", "address: 10.200.3.21")},
+          "swan:nodes.static[0].address: 10.200.3.21 is inside openstack.podCidr 10.200.0.0/16"),
+    check("DNS server inside the Magnum service range", {BAD: edited(
+        OPENSTACK, "dnsNameservers: [137.138.16.5, 137.138.17.5]", "dnsNameservers: [137.138.16.5, 10.254.0.10]")},
+          "swan:openstack.dnsNameservers[1]: 10.254.0.10 is inside openstack.serviceCidr 10.254.0.0/16"),
     check("Magnum pod range as a label", {BAD: edited(OPENSTACK, "      kube_tag: v1.31.2",
                                                       "      kube_tag: v1.31.2\n      calico_ipv4pool: 10.100.0.0/16")},
           "swan:openstack.magnumLabels: label 'calico_ipv4pool' is set by SWAN from podCidr"),

@@ -128,6 +128,26 @@ def problems(cfg: Any) -> list[InitErrorDetails]:
         found.extend(_magnum_pool_problems(i, pool, first=i == 0))
     if cfg.openstack is not None:
         found.extend(_ranges_problems(cfg.openstack))
+        found.extend(_addresses_in_cluster_ranges(cfg))
+    return found
+
+
+def _addresses_in_cluster_ranges(cfg: Any) -> list[InitErrorDetails]:
+    """DNS servers and static hosts the nodes must reach: inside the pod or service range, the cluster
+    would route their traffic to pods or services instead."""
+    os_cfg = cfg.openstack
+    ranges = {"podCidr": ipaddress.ip_network(os_cfg.pod_cidr), "serviceCidr": ipaddress.ip_network(os_cfg.service_cidr)}
+    places = [(("openstack", "dnsNameservers", i), server) for i, server in enumerate(os_cfg.dns_nameservers)]
+    places += [(("nodes", "static", i, "address"), host.address) for i, host in enumerate(cfg.nodes.static)]
+    found = []
+    for loc, address in places:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            continue  # a DNS name: nothing to compare
+        for key, network in ranges.items():
+            if ip in network:
+                found.append(_problem(loc, f"{address} is inside openstack.{key} {network}", address))
     return found
 
 
