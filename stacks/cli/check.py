@@ -37,7 +37,11 @@ def check(stacks: Optional[list[str]] = typer.Argument(None, help="Stack names (
             continue
         loaded[name] = cfg
         table.add_row(name, cfg.kind, getattr(cfg, "cloud", "-"), "[green]ok[/green]")
-    for warning in stack_warnings(loaded):
+    from stacks.infra.clouds import cloud_of
+
+    cloud_warnings = [f"{name}: {text}" for name, cfg in loaded.items() if getattr(cfg, "cloud", None)
+                      for text in cloud_of(cfg).warnings(cfg)]
+    for warning in [*cloud_warnings, *stack_warnings(loaded)]:
         err_console.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
     console.print(table)
     if failed:

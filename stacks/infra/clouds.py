@@ -53,6 +53,14 @@ class Cloud:
     metadata_address: str | None = None
     # `swan:nodes.vmGroups` (instances the cloud creates for the node roles) are supported.
     vm_groups: bool = False
+    # Who brings the NVIDIA stack on GPU nodes (gpu-operator values follow, stacks/platform_layer/gpu.py):
+    # the node image already ships the kernel driver / the container toolkit, so the operator must not
+    # install its own (two drivers fight over the kernel module); otherwise the operator installs them.
+    # The operator's device plugin always runs: the MIG layouts and sharing configs are its configs.
+    gpu_driver_on_nodes: bool = False
+    gpu_toolkit_on_nodes: bool = False
+    # Annotations of the ingress LoadBalancer Service (the cloud's load-balancer controller reads them).
+    load_balancer_annotations: tuple[tuple[str, str], ...] = ()
 
     def module(self, name: str) -> ModuleType:
         return importlib.import_module(f"{self.package}.{name}")
@@ -75,6 +83,11 @@ class Cloud:
                              f"{' or '.join(c.title for c in growable())}")
         self.module("pool").event_node_pool(*args)
 
+    def warnings(self, cfg: Any) -> list[str]:
+        """Advice `swan check` prints for an environment on this cloud (nothing wrong, but surprising)."""
+        found = getattr(self.module("config"), "warnings", None)
+        return list(found(cfg)) if found else []
+
     def agent_namespaces_of(self, cfg: Any) -> list[str]:
         found = getattr(self.module("cluster"), "agent_namespaces", None)
         return list(found(cfg)) if found else []
@@ -83,16 +96,30 @@ class Cloud:
 CLOUDS: dict[str, Cloud] = {c.name: c for c in (
     # kind's local-path `standard` class is the default; a pool is a set of worker nodes in the KindCluster.
     Cloud("kind", "kind", "stacks.infra.kind", "kind_cluster", section_required=False, can_grow_for_events=False,
-          storage_classes=frozenset({"standard"}), ingress_on_host_ports=True, pools_autoscale=False),
+          storage_classes=frozenset({"standard"}), ingress_on_host_ports=True, pools_autoscale=False,
+          # kind nodes are containers on the host's kernel: the host's driver is the only one.
+          gpu_driver_on_nodes=True),
     # Magnum brings no StorageClass: the OpenStack infra creates its default (`swan-cinder`) when Cinder CSI
     # is enabled.
     Cloud("openstack", "OpenStack", "stacks.infra.openstack", "openstack", section_required=True,
           can_grow_for_events=True, storage_classes=frozenset(), ingress_on_host_ports=False, pools_autoscale=True,
-          metadata_address="169.254.169.254", vm_groups=True),
+          metadata_address="169.254.169.254", vm_groups=True,
+          # Magnum's heat driver boots Fedora CoreOS, for which NVIDIA publishes no driver container: GPU
+          # node groups need an image with the driver built in (README: Known cloud behaviours).
+          gpu_driver_on_nodes=True),
     # OKE's block-volume `oci-bv` is the default class.
     Cloud("oci", "OCI", "stacks.infra.oci", "oci", section_required=True, can_grow_for_events=True,
           storage_classes=frozenset({"oci-bv"}), ingress_on_host_ports=False, pools_autoscale=True,
-          metadata_address="169.254.169.254"),
+          metadata_address="169.254.169.254",
+          # Oracle's GPU node images ship the NVIDIA driver and container toolkit.
+          gpu_driver_on_nodes=True, gpu_toolkit_on_nodes=True,
+          # The cloud controller manager adds rules to the subnets' security lists for every LoadBalancer
+          # Service unless told "None" (oci-cloud-controller-manager, load_balancer_spec.go); the lists
+          # Pulumi manages already admit 80/443 and the NodePorts, so its edits would only be drift.
+          load_balancer_annotations=(
+              ("oci.oraclecloud.com/security-rule-management-mode", "None"),
+              ("service.beta.kubernetes.io/oci-load-balancer-security-list-management-mode", "None"),
+          )),
 )}
 
 

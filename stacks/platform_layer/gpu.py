@@ -6,6 +6,10 @@ models, so an event (or an operator) picks a layout just by labelling nodes with
 config holds every sharing layout (`ts-2` ... `ts-48`, and `mps-2` ... `mps-48` unless the MIG
 strategy is mixed, which the plugin refuses with MPS): a node picks one with
 `nvidia.com/device-plugin.config=<name>`, unlabelled nodes use `default` (no sharing).
+
+Who installs the driver and the container toolkit is the cloud's fact (`stacks.infra.clouds`): where
+the node image ships them (Oracle's GPU images, a Magnum image with the driver built in, kind's host),
+the operator's own would fight them, so the operator leaves them alone.
 """
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ import pulumi_kubernetes as k8s
 
 from stacks import yaml_text
 from stacks.config.model import EnvironmentConfig
+from stacks.infra.clouds import cloud_of
 from stacks.infra.pools import EVENT_TAINT_KEY, GPU_TAINT_KEY
 from stacks.platform_layer.k8s import PlatformArgs, child, meta
 
@@ -48,10 +53,13 @@ def operator_values(cfg: EnvironmentConfig) -> dict:
     # GPU nodes are tainted (and course-event nodes also carry the swan-events taint): the
     # device plugin and MIG manager must still run there, or the nodes expose no GPUs.
     tolerations = [{"key": key, "operator": "Exists", "effect": "NoSchedule"} for key in (GPU_TAINT_KEY, EVENT_TAINT_KEY)]
+    cloud = cloud_of(cfg)
     return {
+        "driver": {"enabled": not cloud.gpu_driver_on_nodes},
+        "toolkit": {"enabled": not cloud.gpu_toolkit_on_nodes},
         "mig": {"strategy": cfg.gpu.mig_strategy},
         "migManager": {"enabled": True, "config": {"name": MIG_CONFIG_MAP, "default": "all-disabled"}},
-        "devicePlugin": {"config": {"name": DEVICE_PLUGIN_CONFIG_MAP, "default": "default"}},
+        "devicePlugin": {"enabled": True, "config": {"name": DEVICE_PLUGIN_CONFIG_MAP, "default": "default"}},
         "daemonsets": {"tolerations": tolerations},
         "node-feature-discovery": {"worker": {"tolerations": tolerations}},
     }

@@ -27,7 +27,10 @@ def ingress_nginx_values(cfg: EnvironmentConfig) -> dict:
                              "effect": "NoSchedule"}],
             "metrics": {"enabled": cfg.monitoring.enabled},
         }}
-    return {"controller": {"service": {"type": "LoadBalancer"}, "metrics": {"enabled": cfg.monitoring.enabled}}}
+    service: dict = {"type": "LoadBalancer"}
+    if annotations := dict(cloud_of(cfg).load_balancer_annotations):
+        service["annotations"] = annotations  # e.g. OCI: its controller leaves the security lists alone
+    return {"controller": {"service": service, "metrics": {"enabled": cfg.monitoring.enabled}}}
 
 
 def cluster_issuer(cfg: EnvironmentConfig) -> dict:

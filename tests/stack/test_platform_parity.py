@@ -23,6 +23,9 @@ CLOUD_SPECIFIC = [
      "kind publishes ingress on host ports 80/443 of the control-plane node (NodePort service, "
      "nodeSelector ingress-ready, control-plane toleration); OpenStack and OCI get a LoadBalancer "
      "service from their cloud controller (Octavia, OCI load balancer)"),
+    ("kubernetes:helm.sh/v3:Release", "gpu-operator", ("values", "toolkit", "enabled"),
+     "the NVIDIA container toolkit comes with Oracle's GPU node images on OCI, from the operator elsewhere; the "
+     "driver is the node's on every cloud (stacks/infra/clouds.py: gpu_driver_on_nodes, gpu_toolkit_on_nodes)"),
     ("kubernetes:core/v1:Namespace", "ns-ingress-nginx",
      ("metadata", "labels", "pod-security.kubernetes.io/enforce"),
      "host ports are outside the `baseline` Pod Security level: ingress-nginx is privileged on kind only"),
@@ -148,5 +151,7 @@ def test_every_documented_difference_is_real(platforms):
 
 
 def test_openstack_and_oci_differ_only_in_api_server_addresses(platforms):
+    """... and in what their GPU images and load-balancer controllers bring (the toolkit, OCI's annotations)."""
     names = {name for _, name, _ in differences(platforms["openstack"], platforms["oci"])}
-    assert names == {"netpol-swan-users-allow-internet", "netpol-swan-users-allow-spark-driver-api", "swan"}
+    assert names == {"netpol-swan-users-allow-internet", "netpol-swan-users-allow-spark-driver-api", "swan",
+                     "gpu-operator", "ingress-nginx"}

@@ -112,24 +112,29 @@ class OpenStackInfra(pulumi.ComponentResource):
                     if cfg.nodes.vm_groups else None)
 
         default_pool, extra_pools = rules.split_pools(cfg)
+        # Magnum refuses to update a template a cluster uses (except a rename), and the provider would try
+        # in place: the name carries the content's hash and any change makes a new template, created
+        # before the old one is deleted.
         template = openstack.containerinfra.ClusterTemplate(
-            "cluster-template", name=f"{os_cfg.cluster_name}-k8s{cfg.kubernetes_version}", coe="kubernetes",
-            image=os_cfg.image, server_type="vm", master_flavor=os_cfg.master_flavor, flavor=default_pool.flavor,
-            external_network_id=os_cfg.external_network, fixed_network=self.network.network.id,
-            fixed_subnet=self.network.subnet.id, dns_nameserver=(os_cfg.dns_nameservers or [None])[0],
+            "cluster-template", name=rules.template_name(cfg), coe="kubernetes", server_type="vm",
+            fixed_network=self.network.network.id, fixed_subnet=self.network.subnet.id,
             # Calico enforces NetworkPolicies (flannel ignores them): the platform's user-pod
             # policies, including the block of the metadata service, depend on it.
-            network_driver="calico", volume_driver="cinder", docker_volume_size=os_cfg.docker_volume_size,
+            network_driver="calico", volume_driver="cinder",
             master_lb_enabled=True, floating_ip_enabled=False, tls_disabled=False, public=False,
-            labels=rules.template_labels(cfg), opts=here)
+            **rules.template_settings(cfg),
+            opts=pulumi.ResourceOptions.merge(here, pulumi.ResourceOptions(replace_on_changes=["*"])))
         self.cluster = openstack.containerinfra.Cluster(
             "cluster", name=os_cfg.cluster_name, cluster_template_id=template.id, master_count=os_cfg.master_count,
             node_count=default_pool.count, flavor=default_pool.flavor, keypair=os_cfg.keypair,
             labels=rules.default_group_labels(default_pool), merge_labels=True,
             fixed_network=self.network.network.id, fixed_subnet=self.network.subnet.id,
             floating_ip_enabled=False, master_lb_enabled=True, create_timeout=os_cfg.create_timeout_minutes,
+            # A new template means a new cluster: Magnum's heat driver refuses cluster upgrades
+            # (NotSupported), which is what the provider would call for a changed template id.
             opts=pulumi.ResourceOptions.merge(here, pulumi.ResourceOptions(
-                depends_on=[self.network.interface], additional_secret_outputs=["kubeconfig"])))
+                depends_on=[self.network.interface], additional_secret_outputs=["kubeconfig"],
+                replace_on_changes=["clusterTemplateId"])))
 
         # Magnum fails node groups created at the same time: each one waits for the previous.
         self.cluster_ref = MagnumClusterRef(cluster_id=self.cluster.id)  # an event's comes from the stack outputs

@@ -7,6 +7,8 @@ Credentials never do: the OpenStack provider reads OS_CLOUD / OS_* (clouds.yaml)
 """
 from __future__ import annotations
 
+import ipaddress
+import re
 from typing import Any
 
 from pydantic import Field, field_validator, model_validator
@@ -33,7 +35,15 @@ MANAGED_MAGNUM_LABELS = {
     "auto_scaling_enabled": "nodePools[].minCount/maxCount",
     "min_node_count": "nodePools[0].minCount",
     "max_node_count": "nodePools[0].maxCount",
+    "calico_ipv4pool": "podCidr",
+    "service_cluster_ip_range": "serviceCidr",
 }
+
+# Magnum's heat driver (openstack/magnum before its removal in 2026, k8s_fedora_coreos_v1 kubecluster.yaml)
+# runs cluster DNS at this fixed service address; no label moves it, so the service range must hold it.
+HEAT_DNS_SERVICE_IP = "10.254.0.10"
+# The newest Kubernetes the heat driver was tested with (Magnum 19.0.0 Dalmatian: kube_tag v1.28.9-rancher1).
+HEAT_TESTED_KUBERNETES = (1, 28)
 
 
 class OpenStack(Model):
@@ -47,6 +57,12 @@ class OpenStack(Model):
     """Name of the provider network: the router's gateway, load balancer and floating IPs."""
     network_cidr: Cidr = "10.100.0.0/22"
     """The cluster's private subnet."""
+    pod_cidr: Cidr = "10.244.0.0/16"
+    """Calico's pod address pool (Magnum label calico_ipv4pool; Magnum's own default 10.100.0.0/16
+    would contain the default networkCidr); must not overlap the subnet or the service range."""
+    service_cidr: Cidr = "10.254.0.0/16"
+    """Kubernetes service range (Magnum label service_cluster_ip_range); must hold 10.254.0.10, the
+    cluster DNS address Magnum's heat driver fixes."""
     dns_nameservers: list[IpAddress] = []
     """DNS servers of the subnet (the first is Magnum's `dns_nameserver`); the bastion may query them."""
     image: str
@@ -110,6 +126,68 @@ def problems(cfg: Any) -> list[InitErrorDetails]:
         if pool.flavor is None:
             found.append(_problem(("nodePools", i, "flavor"), "required on openstack: an OpenStack flavor", None))
         found.extend(_magnum_pool_problems(i, pool, first=i == 0))
+    if cfg.openstack is not None:
+        found.extend(_ranges_problems(cfg.openstack))
+        found.extend(_addresses_in_cluster_ranges(cfg))
+    return found
+
+
+def _addresses_in_cluster_ranges(cfg: Any) -> list[InitErrorDetails]:
+    """DNS servers and static hosts the nodes must reach: inside the pod or service range, the cluster
+    would route their traffic to pods or services instead."""
+    os_cfg = cfg.openstack
+    ranges = {"podCidr": ipaddress.ip_network(os_cfg.pod_cidr), "serviceCidr": ipaddress.ip_network(os_cfg.service_cidr)}
+    places = [(("openstack", "dnsNameservers", i), server) for i, server in enumerate(os_cfg.dns_nameservers)]
+    places += [(("nodes", "static", i, "address"), host.address) for i, host in enumerate(cfg.nodes.static)]
+    found = []
+    for loc, address in places:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            continue  # a DNS name: nothing to compare
+        for key, network in ranges.items():
+            if ip in network:
+                found.append(_problem(loc, f"{address} is inside openstack.{key} {network}", address))
+    return found
+
+
+def _ranges_problems(os_cfg: OpenStack) -> list[InitErrorDetails]:
+    """Pods, services and the cluster subnet are routed differently: an overlap sends traffic to the
+    wrong place (Magnum's default pod pool 10.100.0.0/16 contains the default subnet 10.100.0.0/22)."""
+    ranges = {"networkCidr": os_cfg.network_cidr, "podCidr": os_cfg.pod_cidr, "serviceCidr": os_cfg.service_cidr}
+    found = []
+    keys = list(ranges)
+    for i, key in enumerate(keys):
+        for other in keys[:i]:
+            if ipaddress.ip_network(ranges[key]).overlaps(ipaddress.ip_network(ranges[other])):
+                found.append(_problem(("openstack", key), f"{ranges[key]} overlaps {other} {ranges[other]}",
+                                      ranges[key]))
+    if ipaddress.ip_address(HEAT_DNS_SERVICE_IP) not in ipaddress.ip_network(os_cfg.service_cidr):
+        found.append(_problem(("openstack", "serviceCidr"),
+                              f"must contain {HEAT_DNS_SERVICE_IP}, the cluster DNS address Magnum's heat driver "
+                              "fixes", os_cfg.service_cidr))
+    return found
+
+
+def warnings(cfg: Any) -> list[str]:
+    """What Magnum will do differently from what the config seems to say (`swan check` prints these)."""
+    os_cfg = cfg.openstack
+    found = []
+    bounded = [p.name for p in cfg.node_pools[1:] if p.min_count is not None or p.max_count is not None]
+    if bounded:
+        found.append(f"nodePools {', '.join(bounded)}: minCount/maxCount are recorded on the Magnum node groups, "
+                     "but the autoscaler Magnum's heat driver starts scales only the default worker group (nodePools[0]); "
+                     "these groups keep `count` nodes (resize them with count)")
+    tag = re.match(r"v?(\d+)\.(\d+)", os_cfg.magnum_labels.get("kube_tag", "") if os_cfg else "")
+    if tag and (int(tag[1]), int(tag[2])) > HEAT_TESTED_KUBERNETES:
+        found.append(f"openstack.magnumLabels.kube_tag {os_cfg.magnum_labels['kube_tag']} is newer than Magnum's "
+                     f"heat driver was tested with (v{HEAT_TESTED_KUBERNETES[0]}.{HEAT_TESTED_KUBERNETES[1]}); "
+                     "use a Cluster API driver (magnum-capi-helm) template where available")
+    joining = [m.name for m in cfg.nodes.machines if "k8s_node" in m.roles]
+    if joining:
+        found.append(f"nodes {', '.join(joining)}: the k8s_node role runs `kubeadm join`, which a Magnum heat "
+                     "cluster does not accept (no bootstrap-token auth, no kubeadm cluster-info); add Kubernetes "
+                     "capacity as node groups (nodePools) and keep these hosts outside Kubernetes")
     return found
 
 

@@ -70,8 +70,11 @@ class MagnumNodeGroup(pulumi.ComponentResource):
 
         self.node_group = openstack.containerinfra.NodeGroup(
             name, cluster_id=cluster.cluster_id, **rules.node_group_args(pool),
+            # Labels, role, flavor (a MIG layout change too) force a new group, and Magnum refuses a second
+            # group of the same name in a cluster: the old group goes first.
             opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=list(after) or None,
-                                        aliases=[pulumi.Alias(parent=opts.parent if opts else None)]))
+                                        aliases=[pulumi.Alias(parent=opts.parent if opts else None)],
+                                        delete_before_replace=True))
         self.register_outputs({"nodeGroupId": self.node_group.id})
 
 

@@ -13,11 +13,17 @@ Magnum limits this module works around:
 - node group labels do not always reach the Kubernetes nodes: a small DaemonSet per group applies
   the pool's labels and taints from the Kubernetes side (`labeler_*`), selecting the group's nodes by
   the `magnum.openstack.org/nodegroup` label the Magnum driver always sets;
-- a node group cannot have fewer than one node: the config model rejects count/minCount 0.
+- a node group cannot have fewer than one node: the config model rejects count/minCount 0;
+- a ClusterTemplate in use cannot change (Magnum refuses any update of a referenced template but a
+  rename): its name carries a hash of its content (`template_name`), so a change is a new template;
+- node group names are unique per cluster and labels, role, flavor and image force a new group
+  (terraform-provider-openstack): the old group is deleted before its replacement (pool.py).
 """
 from __future__ import annotations
 
+import hashlib
 import ipaddress
+import json
 
 from stacks.infra.openstack.config import OpenStack
 from stacks.config.model import EnvironmentConfig, NodePool
@@ -29,6 +35,7 @@ NODEGROUP_LABEL = "magnum.openstack.org/nodegroup"
 LABELER_NAMESPACE = "kube-system"
 LABELER_NAME = "swan-node-labeler"
 PAUSE_IMAGE = "registry.k8s.io/pause:3.10"
+METADATA_ADDRESS = "169.254.169.254"  # Nova's metadata service, where cloud-init reads the ssh key
 
 
 def agent_namespaces(cfg: EnvironmentConfig) -> list[str]:
@@ -57,6 +64,9 @@ def bastion_rules(os_cfg: OpenStack) -> list[dict]:
         prefix = f"{server}/{32 if ipaddress.ip_address(server).version == 4 else 128}"
         rules += [_rule("egress", proto, 53, prefix, f"DNS to {server}") for proto in ("udp", "tcp")]
     rules.append(_rule("egress", "tcp", 443, "0.0.0.0/0", "package updates (HTTPS)"))
+    # With the default egress rules deleted, cloud-init could not fetch the keypair from the metadata
+    # service and nobody could log in. Preferred to forcing a config drive, which not every Nova offers.
+    rules.append(_rule("egress", "tcp", 80, f"{METADATA_ADDRESS}/32", "cloud-init: instance metadata (ssh key)"))
     return rules
 
 
@@ -75,7 +85,31 @@ def template_labels(cfg: EnvironmentConfig) -> dict[str, str]:
         "master_lb_allowed_cidrs": ",".join(os_cfg.api_cidrs),
         "master_lb_floating_ip_enabled": "true",
         "auto_scaling_enabled": "true" if autoscaling else "false",
+        "calico_ipv4pool": os_cfg.pod_cidr,
+        "service_cluster_ip_range": os_cfg.service_cidr,
     }
+
+
+def template_settings(cfg: EnvironmentConfig) -> dict:
+    """Every ClusterTemplate input the config decides (the network ids are the stack's own and stable)."""
+    os_cfg = cfg.openstack
+    assert os_cfg is not None
+    default_pool, _ = split_pools(cfg)
+    return {
+        "image": os_cfg.image, "master_flavor": os_cfg.master_flavor, "flavor": default_pool.flavor,
+        "external_network_id": os_cfg.external_network,
+        "dns_nameserver": (os_cfg.dns_nameservers or [None])[0],
+        "docker_volume_size": os_cfg.docker_volume_size, "labels": template_labels(cfg),
+    }
+
+
+def template_name(cfg: EnvironmentConfig) -> str:
+    """`<cluster>-k8s<version>-<content hash>`: any change to the template's settings names a new
+    template, which Pulumi creates beside the one the cluster still uses."""
+    os_cfg = cfg.openstack
+    assert os_cfg is not None
+    digest = hashlib.sha256(json.dumps(template_settings(cfg), sort_keys=True).encode()).hexdigest()[:8]
+    return f"{os_cfg.cluster_name}-k8s{cfg.kubernetes_version}-{digest}"
 
 
 def default_group_labels(pool: NodePool) -> dict[str, str]:
