@@ -53,6 +53,9 @@ class Cloud:
     metadata_address: str | None = None
     # `swan:nodes.vmGroups` (instances the cloud creates for the node roles) are supported.
     vm_groups: bool = False
+    # Its environments hold data that outlives a deploy (hub database, home volumes): the namespaces
+    # holding them are `protect`ed. Not on a development cluster that `pulumi destroy` must remove.
+    protects_data: bool = True
 
     def module(self, name: str) -> ModuleType:
         return importlib.import_module(f"{self.package}.{name}")
@@ -83,7 +86,8 @@ class Cloud:
 CLOUDS: dict[str, Cloud] = {c.name: c for c in (
     # kind's local-path `standard` class is the default; a pool is a set of worker nodes in the KindCluster.
     Cloud("kind", "kind", "stacks.infra.kind", "kind_cluster", section_required=False, can_grow_for_events=False,
-          storage_classes=frozenset({"standard"}), ingress_on_host_ports=True, pools_autoscale=False),
+          storage_classes=frozenset({"standard"}), ingress_on_host_ports=True, pools_autoscale=False,
+          protects_data=False),
     # Magnum brings no StorageClass: the OpenStack infra creates its default (`swan-cinder`) when Cinder CSI
     # is enabled.
     Cloud("openstack", "OpenStack", "stacks.infra.openstack", "openstack", section_required=True,

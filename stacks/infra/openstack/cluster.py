@@ -32,12 +32,14 @@ class OpenStackNetwork(pulumi.ComponentResource):
         external = openstack.networking.get_network_output(
             name=os_cfg.external_network, external=True,
             opts=pulumi.InvokeOutputOptions(parent=self, provider=provider))
-        self.network = openstack.networking.Network("network", name=f"{prefix}-net", admin_state_up=True, opts=here)
+        # Protected: the cluster and every node sit on them (`swan check --against` refuses replacing them).
+        kept = pulumi.ResourceOptions.merge(here, pulumi.ResourceOptions(protect=True))
+        self.network = openstack.networking.Network("network", name=f"{prefix}-net", admin_state_up=True, opts=kept)
         self.subnet = openstack.networking.Subnet(
             "subnet", name=f"{prefix}-subnet", network_id=self.network.id, cidr=os_cfg.network_cidr, ip_version=4,
-            dns_nameservers=os_cfg.dns_nameservers, opts=here)
+            dns_nameservers=os_cfg.dns_nameservers, opts=kept)
         self.router = openstack.networking.Router(
-            "router", name=f"{prefix}-router", admin_state_up=True, external_network_id=external.id, opts=here)
+            "router", name=f"{prefix}-router", admin_state_up=True, external_network_id=external.id, opts=kept)
         self.interface = openstack.networking.RouterInterface(
             "router-interface", router_id=self.router.id, subnet_id=self.subnet.id, opts=here)
         self.register_outputs({"networkId": self.network.id, "subnetId": self.subnet.id})
@@ -129,7 +131,9 @@ class OpenStackInfra(pulumi.ComponentResource):
             fixed_network=self.network.network.id, fixed_subnet=self.network.subnet.id,
             floating_ip_enabled=False, master_lb_enabled=True, create_timeout=os_cfg.create_timeout_minutes,
             opts=pulumi.ResourceOptions.merge(here, pulumi.ResourceOptions(
-                depends_on=[self.network.interface], additional_secret_outputs=["kubeconfig"])))
+                depends_on=[self.network.interface], additional_secret_outputs=["kubeconfig"], protect=True,
+                # labels (only the default group's bounds) are ForceNew: read at creation, then left alone
+                ignore_changes=rules.cluster_ignored_changes(default_pool))))
 
         # Magnum fails node groups created at the same time: each one waits for the previous.
         self.cluster_ref = MagnumClusterRef(cluster_id=self.cluster.id)  # an event's comes from the stack outputs

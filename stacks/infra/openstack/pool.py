@@ -71,6 +71,7 @@ class MagnumNodeGroup(pulumi.ComponentResource):
         self.node_group = openstack.containerinfra.NodeGroup(
             name, cluster_id=cluster.cluster_id, **rules.node_group_args(pool),
             opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=list(after) or None,
+                                        ignore_changes=rules.node_group_ignored_changes(pool) or None,
                                         aliases=[pulumi.Alias(parent=opts.parent if opts else None)]))
         self.register_outputs({"nodeGroupId": self.node_group.id})
 
