@@ -4,9 +4,9 @@ Resources are matched by (parent, type, name), as Pulumi's URNs do; each changed
 diff (nested paths, list items by index), and each field is classed as `replace` (the provider
 replaces the resource: `rules.replacing`), `ignored` (the resource's `ignoreChanges`: `pulumi up`
 leaves it alone after creation) or `update` (in place). Helm values are inputs of their Release, so
-they come with it; the objects each chart renders (`charts/`) are compared too, because a value
-change shows there what Helm will do, and a chart object's change to a field Kubernetes cannot
-update in place (a selector, a claim's class) is flagged, since Helm's upgrade then fails.
+they come with it (the Release is replaced only when its name or namespace changes); the objects each
+chart renders (`charts/`) are compared too, because a value change shows there what Helm will do.
+Helm upgrades those objects by patching them, never by a Pulumi replacement, so they are not flagged.
 """
 from __future__ import annotations
 
@@ -174,7 +174,7 @@ def diff_renders(a: Render, b: Render) -> RenderDiff:
         if old is None or new is None:
             changes.append(ResourceChange(type_, file, None, "added" if old is None else "removed", origin=origin))
             continue
-        found = [classify(type_, p, x, y, {}) for p, x, y in field_changes(old, new)]
+        found = [FieldChange(p, x, y, "update") for p, x, y in field_changes(old, new)]
         if found:
             changes.append(ResourceChange(type_, file, None, "changed", tuple(found), origin=origin))
     outputs = [FieldChange(p, x, y, "update") for p, x, y in field_changes(a.outputs, b.outputs)]

@@ -18,9 +18,10 @@ def against_render(name: str, cfg, folder: Path) -> tuple[list, list[str]]:
 
     from stacks import render as rendering
     from stacks.changes import guard
-    from stacks.changes.diff import diff_folders
+    from stacks.changes.diff import diff_folders, load
     from stacks.config.loader import display_path, stack_file
 
+    load(folder)  # a folder that is not a render is refused before the stack is rendered
     with tempfile.TemporaryDirectory(prefix="swan-check-") as tmp:
         now = Path(tmp) / name
         rendering.write(rendering.run_program(name), now, name)
