@@ -217,23 +217,20 @@ def markdown(diff: RenderDiff, a: str, b: str, limit: int = 40) -> str:
             why = sorted({f.dotted for f in c.fields if f.kind == "replace"})
             lines.append(f"> - `{c.label}`{'' if c.origin == 'resource' else f' ({c.origin})'}: {', '.join(why)}")
         lines.append("")
-    lines += ["| change | resource | field | before | after |", "|---|---|---|---|---|"]
-    rows = 0
+    cell = lambda v: shown(v, 60).replace("|", "\\|")  # noqa: E731
+    rows = []
     for c in diff.changes:
         where = f"`{c.type}` `{c.name}`" + ("" if c.origin == "resource" else f" ({c.origin})")
         if c.change != "changed":
-            lines.append(f"| {c.change} | {where} | | | |")
-            rows += 1
+            rows.append(f"| {c.change} | {where} | | | |")
         for f in c.fields:
-            if rows >= limit:
-                break
             mark = {"replace": "**replace**", "ignored": "ignored after creation", "update": "update"}[f.kind]
-            cell = lambda v: shown(v, 60).replace("|", "\\|")  # noqa: E731
-            lines.append(f"| {mark} | {where} | `{f.dotted}` | `{cell(f.before)}` | `{cell(f.after)}` |")
-            rows += 1
-    total = sum(max(len(c.fields), 1 if c.change != "changed" else 0) for c in diff.changes)
-    if total > rows:
-        lines.append(f"\n…and {total - rows} more field changes (run `swan diff {a} {b}` for all of them).")
+            rows.append(f"| {mark} | {where} | `{f.dotted}` | `{cell(f.before)}` | `{cell(f.after)}` |")
+    # replacements first, so that a long table never hides one
+    rows.sort(key=lambda row: not row.startswith("| **replace**"))
+    lines += ["| change | resource | field | before | after |", "|---|---|---|---|---|", *rows[:limit]]
+    if len(rows) > limit:
+        lines.append(f"\n…and {len(rows) - limit} more rows (run `swan diff {a} {b}` for all of them).")
     for f in diff.outputs:
         lines.append(f"\n- stack output `{f.dotted}`: `{shown(f.before, 60)}` → `{shown(f.after, 60)}`")
     return "\n".join(lines) + "\n"
