@@ -64,7 +64,7 @@ def test_openstack_render_protects_the_network_and_cluster_and_ignores_autoscale
                         ("openstack:networking/subnet:Subnet", "subnet"), ("openstack:networking/router:Router", "router")]:
         assert one(folder, type_, name)["options"]["protect"] is True, (type_, name)
     cluster = one(folder, CLUSTER, "cluster")
-    assert cluster["options"]["ignoreChanges"] == ["labels", "nodeCount"]  # the first pool autoscales
+    assert cluster["options"]["ignoreChanges"] == ["createTimeout", "labels", "nodeCount"]  # first pool autoscales
     # the cluster's labels hold only the default group's bounds: the site's labels live in the template
     assert set(cluster["inputs"]["labels"]) == {"min_node_count", "max_node_count"}
     for group in [r for r in resources(folder) if r["type"] == NODE_GROUP]:
@@ -187,6 +187,16 @@ def test_changing_the_first_pools_bounds_changes_no_cluster_input_pulumi_acts_on
     result = runner.invoke(app, ["check", "openstack-prod", "--against", str(before)])
     assert result.exit_code == 0, result.output
     assert "openstack coe nodegroup update swan-prod default-worker" in result.output
+
+
+def test_a_longer_create_timeout_does_not_replace_a_running_cluster(project, tmp_path):
+    """createTimeout is ForceNew on the Magnum cluster but only matters while it is created."""
+    before = render_to("openstack-prod", tmp_path / "before")
+    edit(project, "openstack-prod", ("    masterCount: 3", "    masterCount: 3\n    createTimeoutMinutes: 120"))
+    after = render_to("openstack-prod", tmp_path / "after")
+    cluster = change_of(diff_folders(before, after), CLUSTER, "cluster")
+    assert [(f.dotted, f.kind) for f in cluster.fields] == [("createTimeout", "ignored")]
+    assert rules.replacing(CLUSTER, ("createTimeout",), {}) == "createTimeout"  # what it would do otherwise
 
 
 def test_check_against_refuses_a_replacement_until_the_stack_allows_it(project, tmp_path):

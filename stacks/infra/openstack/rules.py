@@ -91,9 +91,11 @@ def default_group_labels(pool: NodePool) -> dict[str, str]:
 
 
 def cluster_ignored_changes(default_pool: NodePool) -> list[str]:
-    """Cluster inputs `pulumi up` leaves alone after creation: `labels` (the default group's bounds,
-    ForceNew) and, when the default group autoscales, `nodeCount` (the autoscaler owns it)."""
-    return ["labels", *(["nodeCount"] if default_pool.autoscaled else [])]
+    """Cluster inputs `pulumi up` leaves alone after creation: `createTimeout` (it only matters while
+    the cluster is created, yet it is ForceNew: a longer timeout must not replace a running cluster),
+    `labels` (the default group's bounds, ForceNew) and, when the default group autoscales,
+    `nodeCount` (the autoscaler owns it)."""
+    return ["createTimeout", "labels", *(["nodeCount"] if default_pool.autoscaled else [])]
 
 
 def node_group_ignored_changes(pool: NodePool) -> list[str]:
