@@ -47,10 +47,14 @@ class Registered:
     parent: str | None
     custom: bool
     inputs: dict
+    options: dict = field(default_factory=dict)  # only the non-default ones (`resource_options`)
 
     def to_json(self) -> dict:
-        return {"type": self.type, "name": self.name, "parent": self.parent, "custom": self.custom,
-                "inputs": self.inputs}
+        found = {"type": self.type, "name": self.name, "parent": self.parent, "custom": self.custom,
+                 "inputs": self.inputs}
+        if self.options:
+            found["options"] = self.options
+        return found
 
 
 def _mask_leaves(value: Any) -> Any:
@@ -82,6 +86,36 @@ def _normalise(value: Any) -> Any:
     if isinstance(value, list):
         return [_normalise(v) for v in value]
     return value
+
+
+def resource_options(request) -> dict:
+    """The options of one RegisterResource request that decide how `pulumi up` changes the resource
+    (protection, ignored and replacing properties, ordering, timeouts), only those not at their default,
+    so that a render shows them and `swan diff` can use them.
+
+    `dependsOn` is the explicit part of the request's dependencies: the SDK sends the union of
+    `depends_on` and every input's own dependencies, so those found in `propertyDependencies` are left out.
+    """
+    found: dict = {}
+    if request.protect:
+        found["protect"] = True
+    if request.retainOnDelete:
+        found["retainOnDelete"] = True
+    if request.deleteBeforeReplace:
+        found["deleteBeforeReplace"] = True
+    if request.ignoreChanges:
+        found["ignoreChanges"] = sorted(request.ignoreChanges)
+    if request.replaceOnChanges:
+        found["replaceOnChanges"] = sorted(request.replaceOnChanges)
+    timeouts = {k: getattr(request.customTimeouts, k) for k in ("create", "update", "delete")
+                if getattr(request.customTimeouts, k)}
+    if timeouts:
+        found["customTimeouts"] = timeouts
+    implicit = {urn for deps in request.propertyDependencies.values() for urn in deps.urns}
+    explicit = sorted({_type_and_name(urn) for urn in request.dependencies if urn not in implicit} - {None})
+    if explicit:
+        found["dependsOn"] = explicit
+    return found
 
 
 def _type_and_name(urn: str) -> str | None:
@@ -148,7 +182,8 @@ def run_program(stack: str) -> Rendered:
             if request.type != "pulumi:pulumi:Stack":
                 inputs = json_format.MessageToDict(request.object, preserving_proto_field_name=True)
                 recorded.append(Registered(request.type, request.name, _type_and_name(request.parent),
-                                           bool(request.custom), _normalise(_mask_secrets(inputs))))
+                                           bool(request.custom), _normalise(_mask_secrets(inputs)),
+                                           resource_options(request)))
             return super().RegisterResource(request)
 
     from stacks import program

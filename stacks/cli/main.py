@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import typer
 
-from stacks.cli import charts, check, event, gpu, nodes, render, verify
+from stacks.cli import charts, check, diff, event, gpu, nodes, render, verify
 
 app = typer.Typer(
     name="swan",
@@ -19,6 +19,7 @@ app.add_typer(charts.app, name="charts")
 
 app.command("check")(check.check)
 app.command("render")(render.render)
+app.command("diff")(diff.diff)
 app.command("verify")(verify.verify)
 
 

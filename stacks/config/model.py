@@ -7,7 +7,7 @@ as in every Pulumi config file; unknown keys are errors so typos never pass sile
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, ValidationError, ValidationInfo, create_model, field_validator, model_validator
 from pydantic.alias_generators import to_camel
@@ -473,6 +473,10 @@ class Verification(Model):
 
 
 
+# What `swan:replace` may name: the parts `swan check --against` guards (stacks/changes/guard.py).
+ReplaceTarget = Annotated[str, Field(pattern=r"^(cluster|network|subnet|router|nodePool:[a-z0-9]([-a-z0-9]*[a-z0-9])?)$")]
+
+
 class _Stack(Model):
     kind: Literal["environment"] = "environment"
     """Stack kind: `environment` (the default) for an environment stack."""
@@ -524,12 +528,32 @@ class EnvironmentConfig(_StackWithClouds):
     """The nightly in-cluster verification."""
     nodes: Nodes = Field(default_factory=lambda: Nodes())
     """Machines outside managed Kubernetes (static hosts, OpenStack VM groups), configured by the Ansible roles."""
+    replace: list[ReplaceTarget] = []
+    """Resources this change may REPLACE (delete and create again): `cluster`, `network`, `subnet`, `router`
+    or `nodePool:<name>`. `swan check STACK --against DIR` refuses a change that replaces one of them
+    unless it is listed here; remove the entry once the change is deployed."""
 
     @field_validator("node_pools")
     @classmethod
     def _unique_pools(cls, pools: list[NodePool]) -> list[NodePool]:
         unique_names([p.name for p in pools], "nodePools")
         return pools
+
+    @model_validator(mode="after")
+    def _replace_names_pools(self) -> "EnvironmentConfig":
+        from pydantic_core import InitErrorDetails, PydanticCustomError
+
+        pools = {p.name for p in self.node_pools}
+        problems = [InitErrorDetails(type=PydanticCustomError("replace", message), loc=("replace", i), input=target)
+                    for i, target in enumerate(self.replace)
+                    if target.startswith("nodePool:") and target.split(":", 1)[1] not in pools
+                    for message in [f"no node pool named {target.split(':', 1)[1]!r} (pools: {', '.join(sorted(pools)) or 'none'})"]]
+        if len(set(self.replace)) != len(self.replace):
+            problems.append(InitErrorDetails(type=PydanticCustomError("replace", "lists a resource twice"),
+                                             loc=("replace",), input=self.replace))
+        if problems:
+            raise ValidationError.from_exception_data(type(self).__name__, problems)
+        return self
 
     @field_validator("nodes")
     @classmethod

@@ -61,6 +61,9 @@ class Cloud:
     gpu_toolkit_on_nodes: bool = False
     # Annotations of the ingress LoadBalancer Service (the cloud's load-balancer controller reads them).
     load_balancer_annotations: tuple[tuple[str, str], ...] = ()
+    # Its environments hold data that outlives a deploy (hub database, home volumes): the namespaces
+    # holding them are `protect`ed. Not on a development cluster that `pulumi destroy` must remove.
+    protects_data: bool = True
 
     def module(self, name: str) -> ModuleType:
         return importlib.import_module(f"{self.package}.{name}")
@@ -98,7 +101,7 @@ CLOUDS: dict[str, Cloud] = {c.name: c for c in (
     Cloud("kind", "kind", "stacks.infra.kind", "kind_cluster", section_required=False, can_grow_for_events=False,
           storage_classes=frozenset({"standard"}), ingress_on_host_ports=True, pools_autoscale=False,
           # kind nodes are containers on the host's kernel: the host's driver is the only one.
-          gpu_driver_on_nodes=True),
+          gpu_driver_on_nodes=True, protects_data=False),
     # Magnum brings no StorageClass: the OpenStack infra creates its default (`swan-cinder`) when Cinder CSI
     # is enabled.
     Cloud("openstack", "OpenStack", "stacks.infra.openstack", "openstack", section_required=True,

@@ -28,6 +28,9 @@ class NamespacesArgs:
     levels: dict[str, str]  # namespace -> PSA enforce level
     provider: pulumi.ProviderResource
     extra_labels: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Namespaces whose deletion would delete data Pulumi does not own (the chart's hub database claim,
+    # the spawner's home volume claims): `protect`ed, so `pulumi destroy` or a replacement stops first.
+    protected: frozenset[str] = frozenset()
 
 
 class Namespaces(pulumi.ComponentResource):
@@ -39,6 +42,7 @@ class Namespaces(pulumi.ComponentResource):
         for ns, level in sorted(args.levels.items()):
             labels = {**psa_labels(level), **args.extra_labels.get(ns, {})}
             self.by_name[ns] = k8s.core.v1.Namespace(
-                f"ns-{ns}", metadata=meta(ns, labels=labels), opts=child(self, args.provider)
+                f"ns-{ns}", metadata=meta(ns, labels=labels), opts=pulumi.ResourceOptions.merge(
+                    child(self, args.provider), pulumi.ResourceOptions(protect=ns in args.protected or None))
             )
         self.register_outputs({"namespaces": sorted(self.by_name)})

@@ -45,7 +45,9 @@ class SwanPlatform(pulumi.ComponentResource):
         super().__init__("swan:platform:SwanPlatform", name, None, opts)
         cfg, provider = args.config, args.provider
         here = pulumi.ResourceOptions(parent=self)
-        namespaces = Namespaces("namespaces", NamespacesArgs(namespace_levels(cfg), provider), here)
+        kept = frozenset({cfg.security.hub_namespace, cfg.security.user_namespace}) \
+            if cloud_of(cfg).protects_data else frozenset()  # hub database, home volumes
+        namespaces = Namespaces("namespaces", NamespacesArgs(namespace_levels(cfg), provider, protected=kept), here)
         ns = [namespaces]
         Security("security", PlatformArgs(cfg, provider, ns), here)
         before_hub: list[pulumi.Resource] = list(ns)

@@ -37,7 +37,8 @@ def k8s_objects(folder: Path) -> dict[str, dict]:
 def test_render_writes_the_three_outputs(kind):
     resources = json.loads((kind / "resources.json").read_text())
     assert resources == sorted(resources, key=lambda r: (r["type"], r["name"]))
-    assert all(set(r) == {"type", "name", "parent", "custom", "inputs"} for r in resources)
+    assert all(set(r) - {"options"} == {"type", "name", "parent", "custom", "inputs"} for r in resources)
+    assert all(r["options"] for r in resources if "options" in r)  # only non-default options, never an empty map
     known = {f"{r['type']}::{r['name']}" for r in resources}
     assert all(r["parent"] is None or r["parent"] in known for r in resources)
     assert {p.name for p in (kind / "helm").iterdir()} == {"swan.yaml", "ingress-nginx.yaml"}

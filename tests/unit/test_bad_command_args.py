@@ -178,6 +178,20 @@ CASES = [
     Case("render --out: a file", ["render", "kind", "--out", "Pulumi.yaml"], "Pulumi.yaml: --out: is a file, not a folder"),
     Case("render: unknown stack", ["render", "nope"], "config/Pulumi.nope.yaml: no such stack config"),
     Case("check: unknown stack", ["check", "nope"], "config/Pulumi.nope.yaml: no such stack config"),
+    Case("check --against: two stacks", ["check", "kind", "openstack-prod", "--against", "config"],
+         "--against: config: compares one stack with its earlier render; name exactly one stack (got 2)"),
+    Case("check --against: not a render", ["check", "kind", "--against", "config"],
+         "config: has no resources.json: not a `swan render` output folder"),
+    # -- swan diff: both folders must be renders; --markdown a writable file -------------------------
+    Case("diff: missing folder", ["diff", "nowhere", "config"],
+         "nowhere: not a folder (expected a `swan render` output folder)"),
+    Case("diff: not renders, both listed", ["diff", "config", "nowhere"], "config: has no resources.json"),
+    Case("diff: resources.json not a list", ["diff", "r", "r"], "r/resources.json: is not a render's resource list",
+         {"r/resources.json": "{\"a\": 1}\n"}),
+    Case("diff: --markdown into a folder", ["diff", "r", "r", "--markdown", "config"],
+         "--markdown: config: is a folder", {"r/resources.json": "[]\n"}),
+    Case("diff: --markdown in a missing folder", ["diff", "r", "r", "--markdown", "no/where.md"],
+         "--markdown: no/where.md: folder no does not exist", {"r/resources.json": "[]\n"}),
     Case("charts pull --charts: a file", ["charts", "pull", "kind", "--charts", "Pulumi.yaml"],
          "--charts: Pulumi.yaml: is a file, not a folder"),
     Case("charts pull --charts: unwritable, charts missing", ["charts", "pull", "kind", "--charts", "/proc/swan-charts"],
@@ -200,7 +214,7 @@ def test_bad_argument_is_refused(project, case, monkeypatch):
 def test_the_table_covers_every_command():
     commands = {" ".join(c.argv[:2]) if c.argv[0] in ("nodes", "gpu", "event", "charts") else c.argv[0] for c in CASES}
     assert commands >= {"nodes apply", "verify", "gpu pack", "event plan", "event timeline", "event status",
-                        "event reconcile", "event report", "render", "check", "charts pull"}
+                        "event reconcile", "event report", "render", "check", "charts pull", "diff"}
     assert len(CASES) >= 30
 
 

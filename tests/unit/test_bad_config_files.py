@@ -170,6 +170,14 @@ CASES = [
                                                        "          migConfig: all-disabled\n          sharing: {mode: "
                                                        "time-slicing, replicas: 2}\n    vmGroups:")},
           "swan:nodes.static[0].gpu: sharing is for node pools"),
+    # -- swan:replace (resources a change may replace) ----------------------------------------------
+    check("replace: unknown part", after_cloud("  swan:replace: [cluster, vcn]\n"),
+          "swan:replace[1]: String should match pattern"),
+    check("replace: a pool that does not exist", {BAD: edited(OPENSTACK, "  swan:nodePools:",
+                                                              "  swan:replace: [nodePool:gpu-v100]\n  swan:nodePools:")},
+          "swan:replace[0]: no node pool named 'gpu-v100' (pools: cpu, gpu-a100, gpu-t4)"),
+    check("replace: listed twice", after_cloud("  swan:replace: [cluster, cluster]\n"), "swan:replace: lists a resource twice"),
+    check("replace: true instead of a list", after_cloud("  swan:replace: true\n"), "swan:replace: "),
     # -- event stacks -------------------------------------------------------------------------------
     check("event: duplicate key", {BAD: edited(EVENT, "    participants:", "    participants: 10\n    participants:")},
           "swan:event.participants: duplicate key"),

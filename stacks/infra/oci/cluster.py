@@ -28,15 +28,17 @@ class OciNetwork(pulumi.ComponentResource):
         oci = cfg.oci
         assert oci is not None
         here = pulumi.ResourceOptions(parent=self, provider=provider)
+        # Protected: the cluster and every node sit on them (`swan check --against` refuses replacing them).
+        kept = pulumi.ResourceOptions.merge(here, pulumi.ResourceOptions(protect=True))
         compartment, prefix = oci.compartment_id, oci.cluster_name
         self.vcn = core.Vcn("vcn", compartment_id=compartment, cidr_blocks=[oci.vcn_cidr],
-                            display_name=f"{prefix}-vcn", dns_label=prefix.replace("-", "")[:15], opts=here)
+                            display_name=f"{prefix}-vcn", dns_label=prefix.replace("-", "")[:15], opts=kept)
         vcn_id = self.vcn.id
         gateways = {
             "internet": core.InternetGateway("internet-gateway", compartment_id=compartment, vcn_id=vcn_id,
-                                             display_name=f"{prefix}-igw", enabled=True, opts=here),
+                                             display_name=f"{prefix}-igw", enabled=True, opts=kept),
             "nat": core.NatGateway("nat-gateway", compartment_id=compartment, vcn_id=vcn_id,
-                                   display_name=f"{prefix}-nat", opts=here),
+                                   display_name=f"{prefix}-nat", opts=kept),
             "service": core.ServiceGateway("service-gateway", compartment_id=compartment, vcn_id=vcn_id,
                                            display_name=f"{prefix}-sgw",
                                            services=[{"service_id": oci.oracle_services.service_id}], opts=here),
@@ -63,7 +65,7 @@ class OciNetwork(pulumi.ComponentResource):
             subnet: core.Subnet(
                 f"subnet-{subnet}", compartment_id=compartment, vcn_id=vcn_id, cidr_block=cidr,
                 display_name=f"{prefix}-{subnet}", dns_label=subnet, route_table_id=tables[table].id,
-                security_list_ids=[lists[subnet].id], prohibit_public_ip_on_vnic=not public, opts=here)
+                security_list_ids=[lists[subnet].id], prohibit_public_ip_on_vnic=not public, opts=kept)
             for subnet, (cidr, table, public) in layout.items()
         }
         self.register_outputs({"vcnId": vcn_id})
@@ -92,7 +94,7 @@ class OciInfra(pulumi.ComponentResource):
                 "kubernetes_network_config": {"pods_cidr": oci.pods_cidr, "services_cidr": oci.services_cidr},
                 "add_ons": {"is_kubernetes_dashboard_enabled": False, "is_tiller_enabled": False},
             },
-            opts=here)
+            opts=pulumi.ResourceOptions.merge(here, pulumi.ResourceOptions(protect=True)))
         # What every node pool of this cluster needs (an event reads the same ref from the stack outputs).
         self.cluster_ref = OkeClusterRef(
             cluster_id=self.cluster.id, compartment_id=oci.compartment_id, kubernetes_version=oci.kubernetes_version,

@@ -98,6 +98,8 @@ class OkeNodePool(pulumi.ComponentResource):
             node_metadata=pulumi.Output.from_input(cluster.pods_cidr).apply(lambda cidr: net.node_metadata(pool, cidr)),
             ssh_public_key=cluster.ssh_public_key,
             opts=pulumi.ResourceOptions(parent=self, provider=provider,
+                                        # an autoscaled pool's size belongs to the autoscaler after creation
+                                        ignore_changes=["nodeConfigDetails.size"] if pool.autoscaled else None,
                                         aliases=[pulumi.Alias(parent=opts.parent if opts else None)]))
         self.register_outputs({"nodePoolId": self.node_pool.id})
 

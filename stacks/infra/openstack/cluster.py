@@ -32,12 +32,14 @@ class OpenStackNetwork(pulumi.ComponentResource):
         external = openstack.networking.get_network_output(
             name=os_cfg.external_network, external=True,
             opts=pulumi.InvokeOutputOptions(parent=self, provider=provider))
-        self.network = openstack.networking.Network("network", name=f"{prefix}-net", admin_state_up=True, opts=here)
+        # Protected: the cluster and every node sit on them (`swan check --against` refuses replacing them).
+        kept = pulumi.ResourceOptions.merge(here, pulumi.ResourceOptions(protect=True))
+        self.network = openstack.networking.Network("network", name=f"{prefix}-net", admin_state_up=True, opts=kept)
         self.subnet = openstack.networking.Subnet(
             "subnet", name=f"{prefix}-subnet", network_id=self.network.id, cidr=os_cfg.network_cidr, ip_version=4,
-            dns_nameservers=os_cfg.dns_nameservers, opts=here)
+            dns_nameservers=os_cfg.dns_nameservers, opts=kept)
         self.router = openstack.networking.Router(
-            "router", name=f"{prefix}-router", admin_state_up=True, external_network_id=external.id, opts=here)
+            "router", name=f"{prefix}-router", admin_state_up=True, external_network_id=external.id, opts=kept)
         self.interface = openstack.networking.RouterInterface(
             "router-interface", router_id=self.router.id, subnet_id=self.subnet.id, opts=here)
         self.register_outputs({"networkId": self.network.id, "subnetId": self.subnet.id})
@@ -133,8 +135,11 @@ class OpenStackInfra(pulumi.ComponentResource):
             # A new template means a new cluster: Magnum's heat driver refuses cluster upgrades
             # (NotSupported), which is what the provider would call for a changed template id.
             opts=pulumi.ResourceOptions.merge(here, pulumi.ResourceOptions(
-                depends_on=[self.network.interface], additional_secret_outputs=["kubeconfig"],
-                replace_on_changes=["clusterTemplateId"])))
+                depends_on=[self.network.interface], additional_secret_outputs=["kubeconfig"], protect=True,
+                # a new template (named by its content) cannot be applied to a heat cluster in place
+                replace_on_changes=["clusterTemplateId"],
+                # labels (only the default group's bounds) are ForceNew: read at creation, then left alone
+                ignore_changes=rules.cluster_ignored_changes(default_pool))))
 
         # Magnum fails node groups created at the same time: each one waits for the previous.
         self.cluster_ref = MagnumClusterRef(cluster_id=self.cluster.id)  # an event's comes from the stack outputs

@@ -73,6 +73,7 @@ class MagnumNodeGroup(pulumi.ComponentResource):
             # Labels, role, flavor (a MIG layout change too) force a new group, and Magnum refuses a second
             # group of the same name in a cluster: the old group goes first.
             opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=list(after) or None,
+                                        ignore_changes=rules.node_group_ignored_changes(pool) or None,
                                         aliases=[pulumi.Alias(parent=opts.parent if opts else None)],
                                         delete_before_replace=True))
         self.register_outputs({"nodeGroupId": self.node_group.id})

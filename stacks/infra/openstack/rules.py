@@ -113,11 +113,29 @@ def template_name(cfg: EnvironmentConfig) -> str:
 
 
 def default_group_labels(pool: NodePool) -> dict[str, str]:
-    """Cluster labels for Magnum's default worker group: its autoscaling bounds."""
+    """Cluster labels for Magnum's default worker group: its autoscaling bounds, read by Magnum when
+    the cluster is created. Cluster labels are ForceNew in the provider (a change replaces the cluster),
+    so these are the only cluster labels (the site's live in the template) and `cluster_ignored_changes`
+    keeps later changes out of `pulumi up`: bounds of a running default group change with
+    `openstack coe nodegroup update CLUSTER default-worker replace /min_node_count=N /max_node_count=M`."""
     labels = {}
     if pool.autoscaled:
         labels["min_node_count"], labels["max_node_count"] = map(str, pool.bounds)
     return labels
+
+
+def cluster_ignored_changes(default_pool: NodePool) -> list[str]:
+    """Cluster inputs `pulumi up` leaves alone after creation: `createTimeout` (it only matters while
+    the cluster is created, yet it is ForceNew: a longer timeout must not replace a running cluster),
+    `labels` (the default group's bounds, ForceNew) and, when the default group autoscales,
+    `nodeCount` (the autoscaler owns it)."""
+    return ["createTimeout", "labels", *(["nodeCount"] if default_pool.autoscaled else [])]
+
+
+def node_group_ignored_changes(pool: NodePool) -> list[str]:
+    """NodeGroup inputs `pulumi up` leaves alone after creation: an autoscaled group's `nodeCount`
+    (the autoscaler owns it; its bounds, min/maxNodeCount, are updated in place)."""
+    return ["nodeCount"] if pool.autoscaled else []
 
 
 def group_role(pool: NodePool) -> str:
