@@ -164,6 +164,10 @@ CASES = [
     check("event: zero participants", {BAD: edited(EVENT, "participants: 60", "participants: 0")},
           "swan:event.participants: Input should be greater than or equal to 1"),
     check("event: duration typo", {BAD: edited(EVENT, "prewarm: 3h ", "prewarm: 3 h")}, "swan:event.prewarm: '3 h' is not a duration"),
+    check("event: placeholders yes", {BAD: edited(EVENT, "placeholders: 0.5", "placeholders: yes")},
+          "swan:event.placeholders: YAML reads the unquoted word as the yes/no value true, not a number"),
+    check("event: placeholder share 50", {BAD: edited(EVENT, "placeholders: 0.5", "placeholders: 50.0")},
+          "swan:event.placeholders: 50.0 is not a share of the seats"),
 ]
 assert len({c.id for c in CASES}) == len(CASES)
 
