@@ -228,6 +228,7 @@ class PlanNodes(Document):
     sharing: Literal["mps", "time-slicing"] | None
     replicas: int
     sessions: int
+    placeholders: int = 0  # seats placeholder pods hold (absent in plans of older versions)
 
 
 class PlanParticipants(Document):
@@ -261,6 +262,7 @@ class EventPlanDocument(Document):
     lower_bound: int
     whole_gpus: int
     gpus_provisioned: int
+    placeholders: int = 0  # seats placeholder pods hold (absent in plans of older versions)
     layouts: list[PlanLayout]
     nodes: list[PlanNodes]
     window: Window

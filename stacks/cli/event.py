@@ -81,6 +81,7 @@ def print_plan(plan) -> None:
     head.add_row("GPUs (planner minimum)", f"{plan.packed.gpus} (lower bound {plan.packed.lower_bound}; "
                                              f"one GPU per session would need {plan.packed.whole_gpus})")
     head.add_row("GPUs on whole nodes", str(plan.gpus_provisioned))
+    head.add_row("placeholders", f"{plan.placeholders} of {e.sessions} seats held by placeholder pods")
     if len(plan.gpus.per_mode) > 1:  # sized by GPU memory: what each way of sharing would have needed
         head.add_row("GPUs per mode", ", ".join(f"{mode} {n}" for mode, n in plan.gpus.per_mode.items()))
     console.print(head)

@@ -10,6 +10,7 @@ rule reads other stacks, so it runs after loading: stacks/events/checks.py).
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import Any, Literal
 
 from fractions import Fraction
@@ -115,6 +116,10 @@ class Event(Model):
     """Who may use the event's sessions: a Keycloak client role (with the dummy login, a hub group)."""
     session: Session
     """What every participant and instructor gets."""
+    placeholders: int | float = 0
+    """Seats held by placeholder pods on the event's nodes until sessions take them: a share of the seats
+    written with a point (0.5: half, rounded up) or a count (30); 0: none. Event nodes pull the user image
+    in any case."""
     # Last, so that its check sees the session and head count above.
     environments: list[Name] = Field(min_length=1)
     """Environment stacks the GPUs come from, in order of
@@ -140,6 +145,30 @@ class Event(Model):
             raise ValueError(f"end {end.isoformat()} must be after start {start.isoformat()}")
         return end
 
+    @field_validator("placeholders", mode="before")
+    @classmethod
+    def _a_number(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            raise ValueError(f"'{value}' is not a number: write a share of the seats as a number between 0.0 and "
+                             "1.0 (e.g. 0.5, unquoted), a count as a whole number (e.g. 30)")
+        return value
+
+    @field_validator("placeholders")
+    @classmethod
+    def _share_or_count(cls, value: int | float, info: ValidationInfo) -> int | float:
+        if isinstance(value, float):
+            if not 0 <= value <= 1:  # NaN fails too
+                raise ValueError(f"{value} is not a share of the seats: a share is between 0.0 and 1.0 (e.g. 0.5 "
+                                 "for half); a count of seats is a whole number (e.g. 30)")
+            return value
+        if value < 0:
+            raise ValueError(f"{value} placeholders: give 0 or more seats (or a share between 0.0 and 1.0)")
+        participants, instructors = info.data.get("participants"), info.data.get("instructors")
+        if participants is not None and instructors is not None and value > participants + instructors:
+            raise ValueError(f"{value} placeholders are more than the event's {participants + instructors} seats "
+                             f"({participants} participants + {instructors} instructors)")
+        return value
+
     @field_validator("environments")
     @classmethod
     def _environments_once(cls, environments: list[str]) -> list[str]:
@@ -152,6 +181,13 @@ class Event(Model):
     def sessions(self) -> int:
         """Everyone who needs a session: participants and instructors."""
         return self.participants + self.instructors
+
+    @property
+    def placeholder_seats(self) -> int:
+        """Seats placeholder pods hold: the count given, or the share of all seats rounded up."""
+        if isinstance(self.placeholders, float):
+            return math.ceil(self.placeholders * self.sessions - 1e-9)
+        return self.placeholders
 
     @property
     def ready_by(self) -> dt.datetime:

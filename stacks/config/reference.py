@@ -133,6 +133,8 @@ def type_text(annotation: Any, metadata: list | None = None) -> str:
     elif origin is dict:
         key, value = _args(annotation)
         text = f"map of {type_text(key)} to {type_text(value)}"
+    elif _is_union(annotation) and all(arg in _PLAIN for arg in _args(annotation)):  # e.g. a count or a share
+        text = " or ".join(_PLAIN[arg] for arg in _args(annotation))
     elif _is_union(annotation) or (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
         text = "object"
     elif annotation in _PLAIN:

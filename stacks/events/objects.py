@@ -4,9 +4,12 @@
   keeps every ordinary session off event nodes, a `swan-events` label marks them, and a
   per-event label (`swan.cern.ch/event=<name>`) lets one event's sessions select its own
   nodes, so two events never share nodes. The MIG layout is the `nvidia.com/mig.config` label.
-- A PriorityClass per event, used only to scope a ResourceQuota in the user namespace to the
-  event's sessions (value 0, never preempts): the event gets exactly its seats, and its sessions no
-  other GPU resource (`gpu_caps`: what its planned nodes and the environment's pools provide).
+- A PriorityClass per event, to scope a ResourceQuota in the user namespace to the event's sessions:
+  the event gets exactly its seats, and its sessions no other GPU resource (`gpu_caps`: what its
+  planned nodes and the environment's pools provide). Its value is 0, the default priority, so a
+  session outranks nothing that runs without a PriorityClass; it may preempt lower priorities, which on
+  the event's nodes (the only ones its sessions select) are the event's own placeholders (prewarm.py):
+  a session that finds every seat held takes a placeholder's.
 - The event's ConfigMap the hub reads (`stacks/platform_layer/hub_side/swan_iac_hub.py`): its GPU
   flavour is offered in SWAN's form to members of the event's role from `ready_by` until `end`.
 - What `swan verify` should find on the event's nodes (an expectations document).
@@ -78,8 +81,10 @@ def priority_class(event: Event) -> dict:
         "metadata": meta(object_name(event), labels={EVENT_LABEL: event.name}),
         "value": 0,
         "globalDefault": False,
-        "preemptionPolicy": "Never",
-        "description": f"Sessions of the course event '{event.title}'; scopes its ResourceQuota.",
+        # below 0 on the event's nodes there are only its placeholders (prewarm.placeholder_priority_class)
+        "preemptionPolicy": "PreemptLowerPriority",
+        "description": f"Sessions of the course event '{event.title}'; scopes its ResourceQuota, takes its "
+                       "placeholders' seats.",
     }
 
 

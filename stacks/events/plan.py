@@ -44,6 +44,7 @@ class NodeGroup:
     sessions: int  # sessions these nodes host (what the event's quota allows there)
     sharing: str | None = None  # mps or time-slicing: the device plugin shares each GPU `replicas` ways
     replicas: int = 1
+    placeholders: int = 0  # of `sessions`, seats placeholder pods hold until sessions take them (prewarm.py)
 
     @property
     def gpus(self) -> int:
@@ -53,7 +54,8 @@ class NodeGroup:
         return {"pool": self.pool, "environment": self.environment, "cloud": self.cloud, "count": self.count,
                 "gpus_per_node": self.gpus_per_node, "gpus": self.gpus, "flavor": self.flavor,
                 "availability_domains": list(self.availability_domains), "mig_config": self.mig_config,
-                "sharing": self.sharing, "replicas": self.replicas, "sessions": self.sessions}
+                "sharing": self.sharing, "replicas": self.replicas, "sessions": self.sessions,
+                "placeholders": self.placeholders}
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,11 @@ class EventPlan:
         return self.gpus.packed
 
     @property
+    def placeholders(self) -> int:
+        """Seats held by placeholder pods, over all environments (the event's `placeholders`)."""
+        return sum(n.placeholders for n in self.nodes)
+
+    @property
     def gpus_provisioned(self) -> int:
         """GPUs on the planned nodes: the planner's minimum rounded up to whole nodes."""
         return sum(n.gpus for n in self.nodes)
@@ -112,6 +119,7 @@ class EventPlan:
             "lower_bound": self.packed.lower_bound,
             "whole_gpus": self.packed.whole_gpus,
             "gpus_provisioned": self.gpus_provisioned,
+            "placeholders": self.placeholders,
             "layouts": [{"count": c, "mig_devices": dict(layout)} for c, layout in self.packed.layouts],
             "nodes": [n.to_json() for n in self.nodes],
             "window": {"ready_by": e.ready_by.isoformat(), "start": e.start.isoformat(), "end": e.end.isoformat()},
@@ -242,4 +250,19 @@ def plan_event(cfg: EventConfig, envs: dict[str, EnvironmentConfig] | None = Non
     else:
         envs = {name: envs[name] for name in event.environments}
     gpus, nodes = allocate(event.session, event.sessions, envs, pool=pool_name(event.name))
-    return EventPlan(stack=stack, event=event, gpus=gpus, nodes=nodes)
+    return EventPlan(stack=stack, event=event, gpus=gpus, nodes=hold_placeholders(nodes, event.placeholder_seats))
+
+
+def hold_placeholders(nodes: list[NodeGroup], total: int) -> list[NodeGroup]:
+    """`total` placeholder seats spread over the node groups in proportion to their seats (largest
+    remainder, earlier groups first on a tie), so every environment's nodes are warmed alike and no
+    group holds more placeholders than it has seats."""
+    seats = sum(n.sessions for n in nodes)
+    if total <= 0 or seats == 0:
+        return nodes
+    shares = [divmod(total * n.sessions, seats) for n in nodes]
+    held = [whole for whole, _ in shares]
+    by_remainder = sorted(range(len(nodes)), key=lambda i: -shares[i][1])
+    for i in by_remainder[:total - sum(held)]:
+        held[i] += 1
+    return [dataclasses.replace(n, placeholders=h) for n, h in zip(nodes, held)]

@@ -12,7 +12,11 @@ For every environment the plan uses, the event declares, under one `swan:event:C
   planner chose;
 - in the environment's cluster: a PriorityClass, a ResourceQuota scoped to it (the event's
   seats there, and no other GPU resource) and the event's ConfigMap the hub reads (its GPU flavour,
-  for its role, in its window).
+  for its role, in its window);
+- pre-warm there (stacks.events.prewarm): a namespace of the event's own with a DaemonSet pulling the
+  user image of the environment's hub (read from its stack file, as the plan is) on every event node,
+  and, when the event asks for them, placeholder pods holding seats, with a PriorityClass below the
+  sessions'.
 Every object is the event's own (names carry the event name), so destroying the event stack
 removes exactly these and leaves the environment as it was.
 
@@ -31,10 +35,15 @@ import pulumi_kubernetes as k8s
 
 from stacks.config.event_model import Event, EventConfig
 from stacks.config.model import EnvironmentConfig
-from stacks.events import objects
+from stacks.events import objects, prewarm
 from stacks.events.plan import EventPlan, NodeGroup, SessionGpus, load_environments, plan_event
 from stacks.infra.clouds import cloud_of
 from stacks.stack_outputs import EventOutputs, environment_outputs, export, stack_reference_reader
+
+# Kubernetes refuses to change a PriorityClass's value or preemptionPolicy, and Pulumi's provider would try an
+# update (events deployed before sessions could preempt placeholders had `Never`): replace it, deleting first
+# as the name stays. Pods keep the priority they were admitted with; the quota scopes by name.
+IMMUTABLE_PRIORITY = pulumi.ResourceOptions(replace_on_changes=["value", "preemptionPolicy"], delete_before_replace=True)
 
 # read(field): the environment's stack output of that field of its model, parsed (stack_reference_reader)
 EnvironmentReader = Callable[[str], pulumi.Output]
@@ -85,7 +94,7 @@ class EventAccess(pulumi.ComponentResource):
         priority_class = k8s.scheduling.v1.PriorityClass(
             f"{name}-priority-class", metadata=priority["metadata"], value=priority["value"],
             global_default=priority["globalDefault"], preemption_policy=priority["preemptionPolicy"],
-            description=priority["description"], opts=here)
+            description=priority["description"], opts=pulumi.ResourceOptions.merge(here, IMMUTABLE_PRIORITY))
         quota = objects.resource_quota(event, args.gpus, args.groups, users, args.environment)
         k8s.core.v1.ResourceQuota(
             f"{name}-quota", metadata=quota["metadata"], spec=quota["spec"],
@@ -95,6 +104,45 @@ class EventAccess(pulumi.ComponentResource):
             f"{name}-hub-flavour", metadata=flavour["metadata"], data=flavour["data"],
             opts=pulumi.ResourceOptions.merge(here, pulumi.ResourceOptions(depends_on=[priority_class])))
         self.register_outputs({"sessions": args.sessions})
+
+
+@dataclass
+class EventPrewarmArgs:
+    event: Event
+    gpus: SessionGpus
+    groups: list[NodeGroup]  # the event's planned nodes in this environment: their placeholders
+    environment: EnvironmentConfig  # its stack file: the user image its hub starts
+    kubernetes: k8s.Provider
+
+    @property
+    def placeholders(self) -> int:
+        return sum(group.placeholders for group in self.groups)
+
+
+class EventPrewarm(pulumi.ComponentResource):
+    """The user image on every event node of one environment before anyone asks, and the seats the
+    event wants held until sessions take them (stacks.events.prewarm)."""
+
+    def __init__(self, name: str, args: EventPrewarmArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("swan:event:Prewarm", name, None, opts)
+        here = pulumi.ResourceOptions(parent=self, provider=args.kubernetes)
+        event = args.event
+        ns = prewarm.namespace(event)
+        namespace = k8s.core.v1.Namespace(f"{name}-namespace", metadata=ns["metadata"], opts=here)
+        inside = pulumi.ResourceOptions.merge(here, pulumi.ResourceOptions(depends_on=[namespace]))
+        puller = prewarm.image_puller(event, args.gpus, prewarm.session_images(args.environment))
+        k8s.apps.v1.DaemonSet(f"{name}-image-puller", metadata=puller["metadata"], spec=puller["spec"], opts=inside)
+        if args.placeholders:
+            priority = prewarm.placeholder_priority_class(event)
+            priority_class = k8s.scheduling.v1.PriorityClass(
+                f"{name}-placeholder-priority", metadata=priority["metadata"], value=priority["value"],
+                global_default=priority["globalDefault"], preemption_policy=priority["preemptionPolicy"],
+                description=priority["description"], opts=pulumi.ResourceOptions.merge(here, IMMUTABLE_PRIORITY))
+            held = prewarm.placeholders(event, args.gpus, args.placeholders)
+            k8s.apps.v1.Deployment(
+                f"{name}-placeholders", metadata=held["metadata"], spec=held["spec"],
+                opts=pulumi.ResourceOptions.merge(inside, pulumi.ResourceOptions(depends_on=[namespace, priority_class])))
+        self.register_outputs({"images": prewarm.session_images(args.environment), "placeholders": args.placeholders})
 
 
 @dataclass
@@ -125,6 +173,9 @@ class CourseEvent(pulumi.ComponentResource):
             EventAccess(f"{env_name}-access",
                         EventAccessArgs(event, args.plan.gpus, groups, users, kubernetes,
                                         args.environments.get(env_name)), here)
+            if env_name in args.environments:  # the plan was made from it: always, in `event` below
+                EventPrewarm(f"{env_name}-prewarm", EventPrewarmArgs(
+                    event, args.plan.gpus, groups, args.environments[env_name], kubernetes), here)
         self.register_outputs({"event": event.name})
 
 

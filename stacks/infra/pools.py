@@ -9,6 +9,7 @@ MIG_CONFIG_LABEL = "nvidia.com/mig.config"
 DEVICE_PLUGIN_LABEL = "nvidia.com/device-plugin.config"  # which of the gpu-operator's plugin configs a node uses
 GPU_TAINT_KEY = "nvidia.com/gpu"
 EVENT_TAINT_KEY = "swan-events"  # SWAN's label and taint of course-event nodes
+PAUSE_IMAGE = "registry.k8s.io/pause:3.10"  # keeps the pod of a DaemonSet whose init containers did the work
 
 
 def pool_labels(pool: NodePool) -> dict[str, str]:

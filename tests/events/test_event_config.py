@@ -43,6 +43,12 @@ BAD_EVENTS = [
     ("name not a label", {"name": "ML_Workshop"}, "swan:event.name: 'ML_Workshop' is not a valid name"),
     ("name too long", {"name": "a" * 41}, "swan:event.name: at most 40 characters"),
     ("unknown key", {"room": "B-500"}, "swan:event.room: unknown key"),
+    ("placeholder share above 1", {"placeholders": 1.5},
+     "swan:event.placeholders: 1.5 is not a share of the seats: a share is between 0.0 and 1.0"),
+    ("more placeholders than seats", {"placeholders": 65},
+     "swan:event.placeholders: 65 placeholders are more than the event's 64 seats (60 participants + 4 instructors)"),
+    ("negative placeholders", {"placeholders": -2}, "swan:event.placeholders: -2 placeholders: give 0 or more seats"),
+    ("placeholders as a percentage", {"placeholders": "50%"}, "swan:event.placeholders: '50%' is not a number"),
 ]
 
 

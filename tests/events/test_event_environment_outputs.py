@@ -87,7 +87,8 @@ def test_magnum_group_and_labeler_come_from_the_environments_outputs(environment
     rendered = environment_outputs("event-ml-workshop", changed)
     assert _one(rendered, NODE_GROUP)["clusterId"] == "deployed-cluster"
     assert _one(rendered, "pulumi:providers:openstack")["region"] == "meyrin"
-    labeler = _objects(rendered)["DaemonSet"]["spec"]["template"]["spec"]
+    (labeler,) = [r.inputs["spec"]["template"]["spec"] for r in rendered.resources
+                  if r.type == "kubernetes:apps/v1:DaemonSet" and r.inputs["metadata"]["namespace"] == "kube-system"]
     assert {c["image"] for c in labeler["initContainers"]} == {"mirror.example/kubectl:1"}
     assert _objects(rendered)["ResourceQuota"]["metadata"]["namespace"] == "sessions"
 

@@ -71,7 +71,7 @@ def test_magnum_node_group_is_sized_by_the_plan(renders):
 
 
 def _labeler_args(rendered) -> tuple[list[str], list[str], dict]:
-    obj = next(o for (kind, _, _), o in objects(rendered).items() if kind == "DaemonSet")
+    obj = next(o for (kind, ns, _), o in objects(rendered).items() if kind == "DaemonSet" and ns == "kube-system")
     init = {c["name"]: c["args"] for c in obj["spec"]["template"]["spec"]["initContainers"]}
     return init["label"], init["taint"], obj
 
@@ -149,7 +149,8 @@ def test_quota_priority_class_and_event_flavour_fit_together(renders):
         assert quota["hard"]["pods"] == quota["hard"][f"requests.{resource}"] == str(event.sessions)
         assert quota["scopeSelector"]["matchExpressions"] == [
             {"scopeName": "PriorityClass", "operator": "In", "values": [name]}]
-        assert priority["preemptionPolicy"] == "Never" and priority["globalDefault"] is False
+        # sessions take placeholders' seats (tests/events/test_event_prewarm.py)
+        assert priority["preemptionPolicy"] == "PreemptLowerPriority" and priority["globalDefault"] is False
         config_map = found[("ConfigMap", users, name)]
         assert config_map["metadata"]["labels"][EVENT_LABEL] == "true"
         document = json.loads(config_map["data"]["event.json"])
@@ -202,7 +203,7 @@ def test_everything_hangs_under_one_course_event_component(renders):
             assert chain[-1] == root, (stack, r.type, r.name)
         components = {r.type for r in resources if not r.custom}
         # the pools come from the node-pool components environments use too (tests/stack/test_node_pools.py)
-        assert components <= {"swan:event:CourseEvent", "swan:event:Nodes", "swan:event:Access",
+        assert components <= {"swan:event:CourseEvent", "swan:event:Nodes", "swan:event:Access", "swan:event:Prewarm",
                               "swan:infra:OkeNodePool", "swan:infra:MagnumNodeGroup"}
 
 

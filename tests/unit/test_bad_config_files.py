@@ -202,6 +202,10 @@ CASES = [
           "swan:eventGpus[0].currency:"),
     check("event price negative", {BAD: edited(OPENSTACK, "      maxGpus: 16\n", "      maxGpus: 16\n      pricePerGpuHour: -1\n      currency: CHF\n")},
           "swan:eventGpus[0].pricePerGpuHour: Input should be greater than or equal to 0"),
+    check("event: placeholders yes", {BAD: edited(EVENT, "placeholders: 0.5", "placeholders: yes")},
+          "swan:event.placeholders: YAML reads the unquoted word as the yes/no value true, not a number"),
+    check("event: placeholder share 50", {BAD: edited(EVENT, "placeholders: 0.5", "placeholders: 50.0")},
+          "swan:event.placeholders: 50.0 is not a share of the seats"),
 ]
 assert len({c.id for c in CASES}) == len(CASES)
 

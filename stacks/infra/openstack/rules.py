@@ -27,14 +27,13 @@ import json
 
 from stacks.infra.openstack.config import OpenStack
 from stacks.config.model import EnvironmentConfig, NodePool
-from stacks.infra.pools import pool_labels, pool_taints
+from stacks.infra.pools import PAUSE_IMAGE, pool_labels, pool_taints
 
 SSH_PORT = 22
 DEFAULT_GROUP = "default-worker"   # the node group Magnum creates with every cluster
 NODEGROUP_LABEL = "magnum.openstack.org/nodegroup"
 LABELER_NAMESPACE = "kube-system"
 LABELER_NAME = "swan-node-labeler"
-PAUSE_IMAGE = "registry.k8s.io/pause:3.10"
 METADATA_ADDRESS = "169.254.169.254"  # Nova's metadata service, where cloud-init reads the ssh key
 
 
