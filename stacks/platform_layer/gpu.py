@@ -48,13 +48,17 @@ def operator_values(cfg: EnvironmentConfig) -> dict:
     # GPU nodes are tainted (and course-event nodes also carry the swan-events taint): the
     # device plugin and MIG manager must still run there, or the nodes expose no GPUs.
     tolerations = [{"key": key, "operator": "Exists", "effect": "NoSchedule"} for key in (GPU_TAINT_KEY, EVENT_TAINT_KEY)]
-    return {
+    values = {
         "mig": {"strategy": cfg.gpu.mig_strategy},
         "migManager": {"enabled": True, "config": {"name": MIG_CONFIG_MAP, "default": "all-disabled"}},
         "devicePlugin": {"config": {"name": DEVICE_PLUGIN_CONFIG_MAP, "default": "default"}},
         "daemonsets": {"tolerations": tolerations},
         "node-feature-discovery": {"worker": {"tolerations": tolerations}},
     }
+    if cfg.monitoring.enabled:  # the operator creates the exporter's ServiceMonitor from its ClusterPolicy
+        values["dcgmExporter"] = {"serviceMonitor": {
+            "enabled": True, "additionalLabels": {"release": cfg.monitoring.release_label}}}
+    return values
 
 
 
