@@ -76,6 +76,23 @@ def test_the_rule_is_labelled_for_kube_prometheus_stacks_rule_selector(renders):
         "SwanEventReconcileStale", "SwanCertificateExpiring"}
 
 
+def test_the_hub_alert_selects_the_job_the_hub_service_monitor_scrapes(renders):
+    """prometheus-operator names a ServiceMonitor's job after the Service it selects (no jobLabel set): the
+    chart's hub Service, in the hub namespace, is the one Service the hub ServiceMonitor selects."""
+    from stacks.platform_layer.alert_rules import HUB_JOB
+
+    cfg, folder = load_stack(STACK), renders(STACK)
+    monitor = k8s_object(folder, f"ServiceMonitor-{cfg.security.hub_namespace}-swan-hub.yaml")["spec"]
+    assert "jobLabel" not in monitor
+    services = [yaml.safe_load(p.read_text()) for p in (folder / "charts").glob("*/Service-*.yaml")]
+    selected = [s["metadata"]["name"] for s in services
+                if s["metadata"].get("namespace") in monitor["namespaceSelector"]["matchNames"]
+                and monitor["selector"]["matchLabels"].items() <= s["metadata"].get("labels", {}).items()]
+    assert selected == [HUB_JOB]
+    (hub_down,) = alerts(rule_spec(folder))["SwanHubDown"]
+    assert f'up{{job="{HUB_JOB}", namespace="{cfg.security.hub_namespace}"}}' in hub_down["expr"]
+
+
 @pytest.mark.parametrize("stack", [STACK, "openstack-prod"])
 def test_promtool_accepts_the_rendered_rules(renders, stack, tmp_path):
     (tmp_path / "rules.yaml").write_text(yaml.safe_dump(rule_spec(renders(stack))))
