@@ -80,7 +80,8 @@ def verification_alerts(cfg: EnvironmentConfig, stack: str) -> list[Alert]:
               f"The last run finished more than {_seconds(stale)} ago (schedule '{cfg.verification.schedule}', "
               f"deadline {cfg.verification.job_deadline}, margin {cfg.monitoring.stale_after}): the CronJob did not "
               "run, did not finish or could not reach the Pushgateway. First: `kubectl -n "
-              f"{cfg.security.hub_namespace} get cronjob,jobs -l app.kubernetes.io/name=swan-verify`."),
+              f"{cfg.security.hub_namespace} get cronjob swan-verify` and the log of its last pod (`get pods -l "
+              "app.kubernetes.io/name=swan-verify`)."),
         Alert("SwanVerificationMissing", f"absent(swan_verify_last_run_timestamp_seconds{{{env}}})", "warning",
               f"The Pushgateway holds no verification result of {stack}",
               "No run has pushed a result (or the Pushgateway restarted without persistence, or Prometheus does not "

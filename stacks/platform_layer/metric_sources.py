@@ -11,6 +11,7 @@ grouping label SWAN's pushes carry (`environment`, from `swan verify --metrics-l
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -74,8 +75,6 @@ TARGET_LABELS = frozenset({"job", "namespace", "instance", "pod", "service", "co
 def kube_state_label(kubernetes_label: str) -> str:
     """The label kube-state-metrics gives a Kubernetes label on kube_node_labels: `label_` plus the name with
     every character outside [a-zA-Z0-9_] replaced by `_`, then snake-cased (internal/store/utils.go)."""
-    import re
-
     sanitised = re.sub(r"[^a-zA-Z0-9_]", "_", kubernetes_label)
     return "label_" + re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", sanitised).lower()
 
@@ -83,6 +82,4 @@ def kube_state_label(kubernetes_label: str) -> str:
 def kube_state_resource(resource: str) -> str:
     """The `resource` label value of kube_node_status_allocatable for an extended resource such as
     nvidia.com/mig-1g.5gb: the name with every character outside [a-zA-Z0-9_] replaced by `_`."""
-    import re
-
     return re.sub(r"[^a-zA-Z0-9_]", "_", resource)
