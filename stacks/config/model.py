@@ -394,14 +394,28 @@ class Spark(Model):
 
 
 class Monitoring(Model):
-    """ServiceMonitors for an existing kube-prometheus-stack; its Prometheus scrapes the hub's
-    metrics with a hub token, through the hub's NetworkPolicy."""
+    """ServiceMonitors, alert rules and a Grafana dashboard for an existing kube-prometheus-stack; its
+    Prometheus scrapes the hub's metrics with a hub token, through the hub's NetworkPolicy."""
 
     enabled: bool = False
-    """ServiceMonitors for the hub (and ingress-nginx) and a hub token
-    for Prometheus; needs kube-prometheus-stack's CRDs in the cluster."""
+    """ServiceMonitors for the hub (and ingress-nginx, cert-manager, the GPU operator's DCGM exporter), a hub
+    token for Prometheus, a PrometheusRule with SWAN's alerts and a Grafana dashboard; needs
+    kube-prometheus-stack's CRDs in the cluster."""
     release_label: str = "kube-prometheus-stack"
-    """Value of the `release` label on the ServiceMonitors, which kube-prometheus-stack selects them by."""
+    """Value of the `release` label on the ServiceMonitors and the PrometheusRule: kube-prometheus-stack selects
+    both by `release: <its Helm release name>` (its default serviceMonitorSelector and ruleSelector)."""
+    grafana_namespace: Name = "monitoring"
+    """Namespace of the dashboard ConfigMap: Grafana's own, where its dashboard sidecar looks by default."""
+    dashboard_labels: dict[str, str] = Field({"grafana_dashboard": "1"}, min_length=1)
+    """Labels of the dashboard ConfigMap, which Grafana's dashboard sidecar selects it by
+    (kube-prometheus-stack: `grafana_dashboard: "1"`)."""
+    stale_after: PositiveDuration = "2h"
+    """How long past its schedule (and the job's deadline) the nightly verification may be silent, or the
+    event reconciler past `eventReconcileInterval`, before an alert says its results are stale."""
+    event_reconcile_interval: PositiveDuration = "15m"
+    """How often `swan event reconcile` runs (its schedule), for the alert on a reconciler that stopped."""
+    certificate_warning: PositiveDuration = "14d"
+    """Alert when the hub's TLS certificate expires within this (cert-manager renews 30 days before)."""
     prometheus_namespace: Name = "monitoring"
     """Namespace of the Prometheus pods the hub's NetworkPolicy admits to its metrics."""
     prometheus_pod_labels: dict[str, str] = {"app.kubernetes.io/name": "prometheus"}
@@ -521,7 +535,7 @@ class EnvironmentConfig(_StackWithClouds):
     spark: Spark = Spark()
     """Spark on Kubernetes from notebooks."""
     monitoring: Monitoring = Monitoring()
-    """Prometheus scraping through an existing kube-prometheus-stack."""
+    """Prometheus scraping, SWAN's alert rules and a Grafana dashboard through an existing kube-prometheus-stack."""
     security: Security = Security()
     """Namespaces, quotas and network boundaries of user sessions."""
     verification: Verification = Verification()

@@ -54,7 +54,7 @@ def operator_values(cfg: EnvironmentConfig) -> dict:
     # device plugin and MIG manager must still run there, or the nodes expose no GPUs.
     tolerations = [{"key": key, "operator": "Exists", "effect": "NoSchedule"} for key in (GPU_TAINT_KEY, EVENT_TAINT_KEY)]
     cloud = cloud_of(cfg)
-    return {
+    values = {
         "driver": {"enabled": not cloud.gpu_driver_on_nodes},
         "toolkit": {"enabled": not cloud.gpu_toolkit_on_nodes},
         "mig": {"strategy": cfg.gpu.mig_strategy},
@@ -63,6 +63,10 @@ def operator_values(cfg: EnvironmentConfig) -> dict:
         "daemonsets": {"tolerations": tolerations},
         "node-feature-discovery": {"worker": {"tolerations": tolerations}},
     }
+    if cfg.monitoring.enabled:  # the operator creates the exporter's ServiceMonitor from its ClusterPolicy
+        values["dcgmExporter"] = {"serviceMonitor": {
+            "enabled": True, "additionalLabels": {"release": cfg.monitoring.release_label}}}
+    return values
 
 
 

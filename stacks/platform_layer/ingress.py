@@ -33,6 +33,17 @@ def ingress_nginx_values(cfg: EnvironmentConfig) -> dict:
     return {"controller": {"service": service, "metrics": {"enabled": cfg.monitoring.enabled}}}
 
 
+def cert_manager_values(cfg: EnvironmentConfig) -> dict:
+    """CRDs with the release; with monitoring, its own ServiceMonitor (labelled for kube-prometheus-stack).
+    honorLabels keeps the Certificate's `namespace` label on certmanager_certificate_* (else Prometheus
+    renames it exported_namespace and sets `namespace` to cert-manager's), which the expiry alert selects."""
+    values: dict = {"crds": {"enabled": True}}
+    if cfg.monitoring.enabled:
+        values["prometheus"] = {"servicemonitor": {
+            "enabled": True, "honorLabels": True, "labels": {"release": cfg.monitoring.release_label}}}
+    return values
+
+
 def cluster_issuer(cfg: EnvironmentConfig) -> dict:
     tls = cfg.hub.tls
     if tls.issuer == "selfsigned":
@@ -56,7 +67,7 @@ class Ingress(pulumi.ComponentResource):
             cert_manager = k8s.helm.v3.Release(
                 "cert-manager", name="cert-manager", chart="cert-manager", version=CERT_MANAGER_VERSION,
                 repository_opts={"repo": CERT_MANAGER_REPO}, namespace="cert-manager",
-                values={"crds": {"enabled": True}}, opts=opts_)
+                values=cert_manager_values(cfg), opts=opts_)
             self.releases.append(cert_manager)
             k8s.apiextensions.CustomResource(
                 "cluster-issuer", api_version="cert-manager.io/v1", kind="ClusterIssuer",

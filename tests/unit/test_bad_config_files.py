@@ -112,6 +112,12 @@ CASES = [
           "swan:verification: spawnTimeout 2h is not shorter than jobDeadline 1h"),
     check("pushgateway not a URL", kind('schedule: "30 3 * * *"', 'schedule: "30 3 * * *"\n    pushgatewayUrl: pushgateway:9091'),
           "swan:verification.pushgatewayUrl: String should match pattern"),
+    check("monitoring staleAfter zero", kind("  swan:monitoring:\n    enabled: false\n",
+                                             "  swan:monitoring:\n    enabled: false\n    staleAfter: 0m\n"),
+          "swan:monitoring.staleAfter: '0m' is zero; this duration must be positive"),
+    check("dashboard without labels", kind("  swan:monitoring:\n    enabled: false\n",
+                                           "  swan:monitoring:\n    enabled: false\n    dashboardLabels: {}\n"),
+          "swan:monitoring.dashboardLabels: Dictionary should have at least 1 item"),
     # -- secrets -----------------------------------------------------------------------------------
     check("secure value not a ciphertext", oidc_secret("hunter2"), "swan:hub.auth.clientSecret: `secure:` holds no Pulumi ciphertext"),
     check("secure value empty", oidc_secret('""'), "swan:hub.auth.clientSecret: `secure:` holds no Pulumi ciphertext"),
