@@ -13,6 +13,7 @@ from stacks.errors import InputError
 def check(stacks: Optional[list[str]] = typer.Argument(None, help="Stack names (default: every config/Pulumi.*.yaml).")) -> None:
     """Validate stack configs; print `file: key: problem` lines and exit 2 if any is wrong."""
     from stacks.config.loader import config_dir, display_path, load_stack, stack_file, stack_names
+    from stacks.config.secrets_provider import production_secrets_warnings
     from stacks.events.checks import cross_stack_problems, stack_warnings
 
     names = stacks or stack_names()
@@ -37,7 +38,7 @@ def check(stacks: Optional[list[str]] = typer.Argument(None, help="Stack names (
             continue
         loaded[name] = cfg
         table.add_row(name, cfg.kind, getattr(cfg, "cloud", "-"), "[green]ok[/green]")
-    for warning in stack_warnings(loaded):
+    for warning in stack_warnings(loaded) + production_secrets_warnings(loaded):
         err_console.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
     console.print(table)
     if failed:
