@@ -7,7 +7,7 @@
 # are brought up and down by `swan event reconcile` on its schedule, never on merge.
 # Writes OUT/deploy.env (GitLab dotenv: SWAN_DEPLOY_STAGING, SWAN_DEPLOY_PRODUCTION, SWAN_DEPLOY_ANY)
 # and prints GitHub step outputs on stdout (staging, production, staging_all: JSON lists; any).
-# Exit 2 when production stacks would change but no staging stack is named to verify first.
+# Exit 2, before any work, when production stacks are named but no staging stack to verify first.
 set -euo pipefail
 before="${1:-}"
 out="${2:?usage: plan-deploy.sh BEFORE_SHA OUT}"
@@ -15,6 +15,10 @@ here="$(cd "$(dirname "$0")" && pwd)"
 read -ra staging <<< "${SWAN_STAGING_STACKS:-}"
 read -ra production <<< "${SWAN_PRODUCTION_STACKS:-}"
 
+if [ "${#production[@]}" -gt 0 ] && [ "${#staging[@]}" -eq 0 ]; then
+  echo "plan-deploy: SWAN_PRODUCTION_STACKS (${production[*]}) is set but SWAN_STAGING_STACKS names no staging stack to verify first" >&2
+  exit 2
+fi
 if [ -z "$before" ] || [ -z "${before//0/}" ]; then
   before="$(git rev-parse HEAD^1)"
 fi
@@ -32,10 +36,6 @@ if [ "${#staging[@]}" -gt 0 ]; then
 fi
 if [ "${#production[@]}" -gt 0 ]; then
   mapfile -t changed_production < <(bash "$here/changed-stacks.sh" "$out/renders/before" "$out/renders/after" "${production[@]}")
-fi
-if [ "${#changed_production[@]}" -gt 0 ] && [ "${#staging[@]}" -eq 0 ]; then
-  echo "plan-deploy: production stacks changed (${changed_production[*]}) but SWAN_STAGING_STACKS names no staging stack to verify first" >&2
-  exit 2
 fi
 any=false
 if [ "${#changed_staging[@]}" -gt 0 ] || [ "${#changed_production[@]}" -gt 0 ]; then any=true; fi
