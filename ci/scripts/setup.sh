@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # Prepare a CI job to run `swan` and `pulumi` on this checkout: the project in .venv (where
-# Pulumi.yaml's `virtualenv: .venv` expects it), the pinned helm (.ci/deps-helm.sh) and the
-# pinned charts in the chart cache (`swan charts pull`), so that `swan render` templates every
-# release with its real chart. Run from the repository root; root or sudo for helm.
+# Pulumi.yaml's `virtualenv: .venv` expects it) and the pinned helm (.ci/deps-helm.sh) that
+# `swan render` templates every release with (render-all.sh pulls the charts). Root or sudo for helm.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -18,6 +17,3 @@ if [ "$(id -u)" = 0 ]; then
 else
   sudo bash .ci/deps-helm.sh
 fi
-
-swan() { .venv/bin/python -m stacks.cli.main "$@"; }
-swan charts pull
