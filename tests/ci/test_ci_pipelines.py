@@ -59,9 +59,9 @@ def check_jsonschema(schema: str, files: list[Path]) -> dict[str, list[str]]:
     result = subprocess.run([tool("check-jsonschema"), "--builtin-schema", schema, "-o", "json", *map(str, files)],
                             capture_output=True, text=True, timeout=300)
     report = json.loads(result.stdout)
-    assert not report["parse_errors"], report
+    assert not report.get("parse_errors"), report
     errors: dict[str, list[str]] = {str(f): [] for f in files}
-    for error in report["errors"]:
+    for error in report.get("errors", []):
         errors[error["filename"]].append(f"{error['path']}: {error['message']}")
     assert (result.returncode == 0) == (report["status"] == "ok") == (not any(errors.values())), result.stderr
     return errors
