@@ -43,7 +43,7 @@ if [ "${#changed_staging[@]}" -gt 0 ] || [ "${#changed_production[@]}" -gt 0 ]; 
 {
   echo "SWAN_DEPLOY_STAGING=${changed_staging[*]}"
   echo "SWAN_DEPLOY_PRODUCTION=${changed_production[*]}"
-  if [ "$any" = true ]; then echo "SWAN_DEPLOY_ANY=true"; else echo "SWAN_DEPLOY_ANY="; fi
+  echo "SWAN_DEPLOY_ANY=$any"
 } > "$out/deploy.env"
 echo "plan-deploy: staging: ${changed_staging[*]:-none}; production: ${changed_production[*]:-none}" >&2
 echo "staging=$(bash "$here/stacks-json.sh" "${changed_staging[@]}")"
