@@ -145,3 +145,66 @@ def test_stacks_json_refuses_what_is_not_a_stack_name():
     assert run("stacks-json.sh").stdout.strip() == "[]"
     result = run("stacks-json.sh", 'x"]')
     assert result.returncode == 2 and "is not a stack name" in result.stderr
+
+
+@pytest.fixture
+def stand_in_pulumi(tmp_path) -> Path:
+    """A `pulumi` on PATH that logs its arguments and fails `preview` of stacks named drift-*, `up` of
+    stacks named broken-*, and `stack output` always (no backend here). Stands in for the real CLI,
+    which cannot run here (no backend, no cloud); only what the scripts pass to it is checked."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    pulumi = bin_dir / "pulumi"
+    pulumi.write_text(f"""#!/usr/bin/env bash
+echo "$*" >> {tmp_path}/pulumi.log
+stack="${{@: -1}}"
+case "$1" in
+  preview) [[ "$stack" != drift-* ]] ;;
+  up) [[ "$stack" != broken-* ]] ;;
+  *) echo "error: no backend here" >&2; exit 1 ;;
+esac
+""")
+    pulumi.chmod(0o755)
+    return bin_dir
+
+
+def with_path(bin_dir: Path, **env) -> dict:
+    return {"PATH": f"{bin_dir}:{os.environ['PATH']}", **env}
+
+
+def test_pulumi_up_deploys_each_stack_in_turn_and_stops_at_a_failure(stand_in_pulumi):
+    log = stand_in_pulumi.parent / "pulumi.log"
+    result = run("pulumi-up.sh", "a", "broken-b", "c", env=with_path(stand_in_pulumi))
+    assert result.returncode == 1
+    assert log.read_text().splitlines() == ["up --yes --diff --suppress-progress -s a",
+                                            "up --yes --diff --suppress-progress -s broken-b"]
+    assert run("pulumi-up.sh", env=with_path(stand_in_pulumi)).stdout.startswith("pulumi-up: no stack changed")
+
+
+def test_verify_reads_the_token_of_the_stack_and_runs_the_real_swan_verify(stand_in_pulumi, tmp_path):
+    """The real `swan verify STACK` runs; it stops at reading the stack's outputs (exit 2, its bad-input
+    code), since the stand-in pulumi has no backend."""
+    result = run("verify.sh", tmp_path / "out", "kind", "oci-pilot",
+                 env=with_path(stand_in_pulumi, HUB_TOKEN_KIND="t1", HUB_TOKEN="t2"))
+    assert "== swan verify kind (token from $HUB_TOKEN_KIND)" in result.stdout
+    assert "== swan verify oci-pilot (token from $HUB_TOKEN)" in result.stdout
+    assert "pulumi stack output failed" in result.stderr
+    assert result.returncode == 2
+    assert run("verify.sh", tmp_path / "out").returncode == 0
+
+
+def test_nightly_reports_drift_and_still_verifies(stand_in_pulumi, tmp_path):
+    log = stand_in_pulumi.parent / "pulumi.log"
+    result = run("nightly.sh", tmp_path / "out", "drift-a", "b", env=with_path(stand_in_pulumi, HUB_TOKEN="t"))
+    assert result.returncode == 1
+    assert (tmp_path / "out/drifted.txt").read_text() == "drift-a\n"
+    previews = [line for line in log.read_text().splitlines() if line.startswith("preview")]
+    assert previews == [f"preview --refresh --expect-no-changes --diff --suppress-progress -s {s}" for s in ("drift-a", "b")]
+    assert result.stdout.count("== swan verify") == 2
+
+
+def test_the_reconciler_entry_point_refuses_to_start_without_a_repository(tmp_path):
+    entry = REPO / "images" / "events-reconciler" / "swan-events-reconcile"
+    env = {k: v for k, v in os.environ.items() if k != "SWAN_GIT_URL"}
+    result = subprocess.run(["bash", str(entry)], capture_output=True, text=True, env=env, timeout=60)
+    assert result.returncode != 0 and "set SWAN_GIT_URL" in result.stderr
