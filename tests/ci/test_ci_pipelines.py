@@ -147,7 +147,8 @@ COMMANDS = all_commands()
 # contract against it) once it exists.
 CONTRACTS = {
     ("diff",): {"--markdown", "--fail-on-replace"},
-    ("event", "reconcile"): {"--at", "--dry-run", "--prometheus", "--pushgateway", "--markdown"},
+    # --token-env: seen in the helper's branch (the readiness proof's hub token), not in the brief
+    ("event", "reconcile"): {"--at", "--dry-run", "--prometheus", "--pushgateway", "--markdown", "--token-env"},
 }
 
 
