@@ -39,6 +39,7 @@ def check(stacks: Optional[list[str]] = typer.Argument(None, help="Stack names (
                                       "or node group unless swan:replace lists it.")) -> None:
     """Validate stack configs; print `file: key: problem` lines and exit 2 if any is wrong."""
     from stacks.config.loader import config_dir, display_path, load_stack, stack_file, stack_names
+    from stacks.config.secrets_provider import production_secrets_warnings
     from stacks.events.checks import cross_stack_problems, stack_warnings
 
     names = stacks or stack_names()
@@ -84,7 +85,7 @@ def check(stacks: Optional[list[str]] = typer.Argument(None, help="Stack names (
 
     cloud_warnings = [f"{name}: {text}" for name, cfg in loaded.items() if getattr(cfg, "cloud", None)
                       for text in cloud_of(cfg).warnings(cfg)]
-    for warning in [*cloud_warnings, *stack_warnings(loaded)]:
+    for warning in [*cloud_warnings, *stack_warnings(loaded), *production_secrets_warnings(loaded)]:
         err_console.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
     console.print(table)
     if failed:

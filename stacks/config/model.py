@@ -519,6 +519,10 @@ _StackWithClouds = create_model("_StackWithClouds", __base__=_Stack, __module__=
 class EnvironmentConfig(_StackWithClouds):
     """An environment stack (kind, OpenStack or OCI): everything `pulumi up -s <env>` builds."""
 
+    tier: Literal["development", "staging", "production"] = "development"
+    """What the environment serves: `production` makes `swan check` warn when the stack's secrets are
+    encrypted with a passphrase (a cloud KMS or Vault provider is expected for a team); events on a
+    production environment are held to the same rule. Changes nothing that is deployed."""
     node_pools: list[NodePool] = []
     """Pools of identical worker nodes (names unique); at least one on a cloud, and
     on OpenStack the first becomes Magnum's default worker group, a CPU pool."""

@@ -56,6 +56,8 @@ CASES = [
     check("key without namespace", {BAD: "config:\n  cloud: kind\n"}, "cloud: config keys need a namespace"),
     check("namespace typo", kind("  swan:spark:", "  swna:spark:"), "swna:spark: unknown namespace 'swna'; did you mean swan:spark?"),
     check("namespace in capitals", kind("  swan:spark:", "  Swan:spark:"), "Swan:spark: unknown namespace 'Swan'"),
+    check("tier not one of the three", after_cloud("  swan:tier: prod\n"),
+          "swan:tier: Input should be 'development', 'staging' or 'production'"),
     check("duplicate nested key", kind("    name: swan\n", "    name: swan\n    name: other\n"),
           "swan:kindCluster.name: duplicate key (lines 9 and 10)"),
     check("duplicate top-level key", kind("  swan:monitoring:\n    enabled: false\n",
