@@ -69,9 +69,12 @@ class Hub(pulumi.ComponentResource):
 
         # The chart's hub Role covers its own namespace only; sessions live in the user namespace,
         # course events publish ConfigMaps there, Spark sessions get a ServiceAccount there.
+        # Secrets: only create and delete, never read (SwanKubeSpawner deletes a user's token Secrets when
+        # the session stops; KubeSpawner reads and writes Secrets only with internal_ssl, which is off).
         role = k8s.rbac.v1.Role("hub-spawner", metadata=meta("swan-hub-spawner", users_ns), rules=[
-            {"apiGroups": [""], "resources": ["pods", "persistentvolumeclaims", "secrets", "services"],
+            {"apiGroups": [""], "resources": ["pods", "persistentvolumeclaims", "services"],
              "verbs": ["get", "watch", "list", "create", "delete"]},
+            {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create", "delete"]},
             {"apiGroups": [""], "resources": ["events", "configmaps"], "verbs": ["get", "watch", "list"]},
             {"apiGroups": [""], "resources": ["serviceaccounts"], "verbs": ["get", "create"]},
         ], opts=opts_)
