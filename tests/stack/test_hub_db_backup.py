@@ -4,14 +4,19 @@ packages), then the database destroyed and restored, and the users and their API
 
 Replaced here, and only these: the cluster paths (the backup volume `/backups`, the hub volume
 `/srv/jupyterhub`) become temp folders and the database server a PostgreSQL 15 of the test's own
-on loopback; the S3 transport is rclone's, which these tests drive through its local backend.
+on loopback, and CERN's S3 a moto S3 server on loopback (rclone, the real client, talks to it).
 """
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
-from hub_db_support import BackupJob, hub_db, postgres_server, require
+import boto3
+import yaml
+from moto.server import ThreadedMotoServer
+
+from hub_db_support import BackupJob, free_port, hub_db, postgres_server, require
 
 STORED = re.compile(r"stored (\S+) in ")
 
@@ -94,7 +99,6 @@ def test_a_restore_with_no_backup_fails_and_leaves_the_database_alone(renders, t
     url = f"sqlite:///{db}"
     hub_db(url, "add", ["alice"])
     before = db.read_bytes()
-    import subprocess
     done = subprocess.run(["/bin/sh", str(job.scripts / "restore-sqlite.sh")], capture_output=True, text=True,
                           env={"PATH": "/usr/bin:/bin", **job.env, "BACKUP_REMOTE": str(tmp_path / "backups"),
                                "HUB_DB_FILE": str(db)})
@@ -106,9 +110,42 @@ def test_a_restore_with_no_backup_fails_and_leaves_the_database_alone(renders, t
 def test_the_configmap_carries_the_scripts_of_the_engine_in_use(renders):
     for stack, engine in (("kind", "sqlite"), ("everything-on", "postgresql")):
         (cm,) = (renders(stack) / "k8s").glob("ConfigMap-*-swan-hub-db-backup.yaml")
-        import yaml
         names = sorted(yaml.safe_load(cm.read_text())["data"])
         assert names == sorted(["common.sh", f"backup-{engine}.sh", f"restore-{engine}.sh"]), stack
         here = Path(__file__).parents[2] / "stacks/platform_layer/hub_db_scripts"
         for name in names:
             assert yaml.safe_load(cm.read_text())["data"][name] == (here / name).read_text()
+
+
+def test_postgresql_backups_go_to_an_s3_bucket_and_come_back(renders, tmp_path):
+    """openstack-prod's S3 target, unchanged except the endpoint and the keys (a moto S3 server on loopback
+    stands in for CERN's S3; the keys stand in for the operator's Secret)."""
+    require("rclone")
+    job = BackupJob.from_render(renders("openstack-prod"), tmp_path)
+    assert job.env["BACKUP_REMOTE"] == "backup:swan-hub-backups/prod"
+    assert set(job.secret_refs) == {"PGPASSWORD", "RCLONE_CONFIG_BACKUP_ACCESS_KEY_ID",
+                                    "RCLONE_CONFIG_BACKUP_SECRET_ACCESS_KEY"}
+    keep = int(job.env["KEEP"])
+    port = free_port()
+    s3_server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    s3_server.start()
+    try:
+        endpoint = f"http://127.0.0.1:{port}"
+        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                          aws_access_key_id="test-key", aws_secret_access_key="test-secret")
+        s3.create_bucket(Bucket="swan-hub-backups")
+        with postgres_server() as pg:
+            env = {**pg.libpq_env(), "RCLONE_CONFIG_BACKUP_ENDPOINT": endpoint,
+                   "RCLONE_CONFIG_BACKUP_ACCESS_KEY_ID": "test-key",
+                   "RCLONE_CONFIG_BACKUP_SECRET_ACCESS_KEY": "test-secret"}
+            password = {"PGPASSWORD": pg.password}
+            tokens = hub_db(pg.url(), "add", ["alice"], password)
+            made = backup_n_times(job, keep + 1, env)
+            listed = s3.list_objects_v2(Bucket="swan-hub-backups", Prefix="prod/")["Contents"]
+            assert sorted(o["Key"] for o in listed) == sorted(f"prod/{name}" for name in made[-keep:])
+            pg.admin(f"DROP DATABASE {pg.database}")
+            pg.admin(f"CREATE DATABASE {pg.database} OWNER {pg.user}")
+            job.run(script="restore-postgresql.sh", **env)
+            assert hub_db(pg.url(), "read", [tokens["alice"]], password)["token_owners"] == {tokens["alice"]: "alice"}
+    finally:
+        s3_server.stop()
