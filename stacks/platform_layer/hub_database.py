@@ -59,7 +59,9 @@ def chart_db_values(cfg: EnvironmentConfig) -> dict:
     decides whether it creates the hub volume, and the password as an environment variable from a Secret."""
     if not is_postgresql(cfg):
         return {"db": {"type": "sqlite-pvc"}}
-    return {"db": {"type": "other"},
+    # upgrade: migrate the schema when a new hub version starts, as the chart does for SQLite (the
+    # backups are what makes that safe; JupyterHub itself only copies SQLite files first)
+    return {"db": {"type": "other", "upgrade": True},
             "extraEnv": {"PGPASSWORD": {"valueFrom": {"secretKeyRef": password_ref(cfg.hub.database)}}}}
 
 

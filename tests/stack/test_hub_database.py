@@ -58,6 +58,7 @@ def test_postgresql_password_reaches_the_hub_only_through_a_secret_reference():
     env = {e["name"]: e for e in hub["containers"][0]["env"]}
     assert env["PGPASSWORD"] == {"name": "PGPASSWORD", "valueFrom": {"secretKeyRef": {
         "name": hub_database.PASSWORD_SECRET, "key": "password"}}}
+    assert "--upgrade-db" in hub["containers"][0]["args"], "a new hub version would refuse the older schema"
     url = hub_config(objects)["hub"]["config"]["JupyterHub"]["db_url"]
     assert url == "postgresql+psycopg2://swan_hub@10.100.8.20:5432/swan_hub?sslmode=require"
     # no hub volume with PostgreSQL, and nothing of the chart's own password plumbing
