@@ -6,6 +6,7 @@ as in every Pulumi config file; unknown keys are errors so typos never pass sile
 """
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Annotated, Literal
 
@@ -13,7 +14,7 @@ from pydantic import Field, ValidationError, ValidationInfo, create_model, field
 from pydantic.alias_generators import to_camel
 
 from stacks.config.nodes_model import Nodes
-from stacks.config.types import (ByteSize, CronSchedule, GpuModelName, Hostname, NodeGpu,
+from stacks.config.types import (ByteSize, Cidr, CronSchedule, GpuModelName, HostAddress, Hostname, NodeGpu,
                                  IpAddress, Model, Name, PositiveDuration, Quantity, RestrictedCidrs, SecretValue,
                                  config_problem, duration_seconds, unique_names)
 from stacks.infra.clouds import CLOUDS, cloud_of
@@ -157,6 +158,111 @@ class Tls(Model):
         return self
 
 
+class SecretKey(Model):
+    """A key of a Kubernetes Secret the operator keeps in the hub namespace (the program never reads it)."""
+
+    name: Name
+    """Name of the Secret, in the hub namespace."""
+    key: str = "password"
+    """Key of the Secret holding the value."""
+
+
+class VolumeBackupTarget(Model):
+    """Backups on a volume the program claims in the hub namespace."""
+
+    type: Literal["volume"] = "volume"
+    """`volume`: a PersistentVolumeClaim `swan-hub-db-backups` in the hub namespace."""
+    size: ByteSize = "5Gi"
+    """Size of the backup volume, with a unit."""
+    storage_class: str | None = None
+    """StorageClass of the backup volume; unset: the cluster's default class."""
+
+
+class S3BackupTarget(Model):
+    """Backups in an S3-compatible object store (CERN's S3, OCI Object Storage, MinIO...)."""
+
+    type: Literal["s3"]
+    """`s3`: an S3-compatible bucket, written with rclone."""
+    endpoint: str = Field(pattern=r"^https?://[^/\s]+/?$")
+    """Endpoint URL of the object store (https://host[:port])."""
+    bucket: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    """Bucket the backups go to (it must exist)."""
+    prefix: str = Field("swan-hub-db", pattern=r"^[A-Za-z0-9._/-]*$")
+    """Folder inside the bucket."""
+    region: str = "us-east-1"
+    """Region the store expects in signatures (many S3-compatible stores accept any)."""
+    credentials_secret: Name
+    """Secret in the hub namespace with the keys `accessKeyId` and `secretAccessKey` (kept by the operator,
+    never in the stack config)."""
+
+
+class DatabaseBackup(Model):
+    """A CronJob that copies the hub database (pg_dump, or SQLite's online backup) and keeps the newest copies."""
+
+    schedule: CronSchedule = "15 2 * * *"
+    """When it runs: a cron schedule (five fields, or a macro such as @daily)."""
+    keep: int = Field(7, ge=1, le=1000)
+    """How many backups are kept (the oldest beyond this number are deleted after each successful backup)."""
+    target: VolumeBackupTarget | S3BackupTarget = Field(default_factory=VolumeBackupTarget, discriminator="type")
+    """Where backups go: `volume` (a claim in the hub namespace) or `s3` (an object store), chosen by `type`."""
+    image: Image = Image(name="registry.example.org/swan/hub-db-backup", tag="0.1.0")
+    """Image with sqlite3, pg_dump/pg_restore and rclone (built from images/hub-db-backup/Dockerfile)."""
+
+
+class HubDatabase(Model):
+    """Where the hub keeps its state (users, servers, tokens): SQLite on the chart's volume, or PostgreSQL."""
+
+    type: Literal["sqlite", "postgresql"] = "sqlite"
+    """`sqlite`: a file on the chart's hub volume (fine for kind); `postgresql`: a server the operator runs."""
+    host: HostAddress | None = None
+    """PostgreSQL server (IP address or DNS name); required for `postgresql`."""
+    port: int = Field(5432, ge=1, le=65535)
+    """PostgreSQL port."""
+    name: str = Field("jupyterhub", pattern=r"^[A-Za-z_][A-Za-z0-9_-]{0,62}$")
+    """Database name (it must exist; the hub creates its tables)."""
+    user: str = Field("jupyterhub", pattern=r"^[A-Za-z_][A-Za-z0-9_-]{0,62}$")
+    """Database user."""
+    password: SecretValue | None = None
+    """The user's password (a Pulumi secret): the program keeps it in the Secret `swan-hub-db`."""
+    password_secret: SecretKey | None = None
+    """Or an existing Secret holding the password (instead of `password`)."""
+    ssl_mode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = "prefer"
+    """libpq's sslmode for the hub and the backups."""
+    cidrs: list[Cidr] = []
+    """Addresses of the server the hub's NetworkPolicy lets it reach on `port` (the host's own address when
+    `host` is an IP address); required when `host` is a DNS name."""
+    backup: DatabaseBackup | None = None
+    """Scheduled backups with retention; unset: none."""
+
+    @model_validator(mode="after")
+    def _engine_settings(self) -> "HubDatabase":
+        if self.type == "sqlite":
+            given = [k for k in ("host", "password", "password_secret") if getattr(self, k) is not None]
+            if given or self.cidrs:
+                raise ValueError(f"{', '.join(given + (['cidrs'] if self.cidrs else []))}: only for type postgresql")
+            return self
+        if self.host is None:
+            raise ValueError("type postgresql needs host")
+        if (self.password is None) == (self.password_secret is None):
+            raise ValueError("type postgresql needs exactly one of password (a Pulumi secret) or passwordSecret")
+        if not self.cidrs and not _is_ip(self.host):
+            raise ValueError(f"host {self.host} is a DNS name: list its addresses in cidrs "
+                             "(the hub's NetworkPolicy only lets it reach those)")
+        return self
+
+    @property
+    def egress_cidrs(self) -> list[str]:
+        return list(self.cidrs) or ([f"{self.host}/{32 if ':' not in self.host else 128}"] if self.host else [])
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
 class Hub(Model):
     """The SWAN chart (JupyterHub) as users see it."""
 
@@ -185,6 +291,8 @@ class Hub(Model):
     """Idle culling of sessions."""
     tls: Tls = Tls()
     """HTTPS for the hub."""
+    database: HubDatabase = HubDatabase()
+    """The hub database: SQLite on the chart's volume (default) or PostgreSQL, and its backups."""
 
     @field_validator("sessions")
     @classmethod

@@ -12,7 +12,7 @@ import pulumi_kubernetes as k8s
 
 from stacks import yaml_text
 from stacks.config.model import EnvironmentConfig
-from stacks.platform_layer import hub_values
+from stacks.platform_layer import hub_database, hub_values
 from stacks.platform_layer.k8s import PlatformArgs, child, meta
 
 PROXY_SERVICE = "proxy-public"
@@ -69,9 +69,12 @@ class Hub(pulumi.ComponentResource):
 
         # The chart's hub Role covers its own namespace only; sessions live in the user namespace,
         # course events publish ConfigMaps there, Spark sessions get a ServiceAccount there.
+        # Secrets: only create and delete, never read (SwanKubeSpawner deletes a user's token Secrets when
+        # the session stops; KubeSpawner reads and writes Secrets only with internal_ssl, which is off).
         role = k8s.rbac.v1.Role("hub-spawner", metadata=meta("swan-hub-spawner", users_ns), rules=[
-            {"apiGroups": [""], "resources": ["pods", "persistentvolumeclaims", "secrets", "services"],
+            {"apiGroups": [""], "resources": ["pods", "persistentvolumeclaims", "services"],
              "verbs": ["get", "watch", "list", "create", "delete"]},
+            {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create", "delete"]},
             {"apiGroups": [""], "resources": ["events", "configmaps"], "verbs": ["get", "watch", "list"]},
             {"apiGroups": [""], "resources": ["serviceaccounts"], "verbs": ["get", "create"]},
         ], opts=opts_)
@@ -102,6 +105,12 @@ class Hub(pulumi.ComponentResource):
                 "hub-secret-values", metadata=meta(hub_values.HUB_SECRET, hub_ns),
                 string_data={"values.yaml": document}, opts=opts_))
 
+        db = cfg.hub.database
+        if db.type == "postgresql" and db.password is not None:
+            before_release.append(k8s.core.v1.Secret(
+                "hub-db", metadata=meta(hub_database.PASSWORD_SECRET, hub_ns),
+                string_data={"password": pulumi.Output.secret(str(db.password))}, opts=opts_))
+
         chart, repository = hub_values.chart_address(cfg)
         self.release = k8s.helm.v3.Release(
             "swan",
@@ -122,6 +131,24 @@ class Hub(pulumi.ComponentResource):
                 "hub", metadata=meta("swan", hub_ns, annotations=ingress_annotations(cfg)),
                 spec=ingress_spec(cfg),
                 opts=pulumi.ResourceOptions.merge(opts_, pulumi.ResourceOptions(depends_on=[self.release])))
+        if db.backup:
+            self._backups(cfg, opts_)
         self.url = f"{'https' if cfg.hub.tls.enabled else 'http'}://{cfg.hub.host}/"
         self.register_outputs({"url": self.url})
+
+    def _backups(self, cfg: EnvironmentConfig, opts_: pulumi.ResourceOptions) -> None:
+        """The backup CronJob, its scripts and (volume target) its claim; after the release, whose hub
+        volume and pod the SQLite backup attaches to."""
+        hub_ns, name = cfg.security.hub_namespace, hub_database.BACKUP_NAME
+        after = [self.release, k8s.core.v1.ConfigMap(
+            "hub-db-backup", metadata=meta(name, hub_ns),
+            data=hub_database.script_files(cfg.hub.database.type), opts=opts_)]
+        claim = hub_database.backup_volume_claim(cfg)
+        if claim is not None:
+            after.append(k8s.core.v1.PersistentVolumeClaim(
+                "hub-db-backups", metadata=meta(name, hub_ns), spec=claim,
+                opts=pulumi.ResourceOptions.merge(opts_, pulumi.ResourceOptions(protect=True))))
+        k8s.batch.v1.CronJob("hub-db-backup", metadata=meta(name, hub_ns),
+                             spec=hub_database.backup_cronjob_spec(cfg),
+                             opts=pulumi.ResourceOptions.merge(opts_, pulumi.ResourceOptions(depends_on=after)))
 

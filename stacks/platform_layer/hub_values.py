@@ -17,7 +17,7 @@ from pathlib import Path
 from stacks.config.model import EnvironmentConfig
 from stacks.config.types import duration_seconds
 from stacks.infra.pools import GPU_TAINT_KEY
-from stacks.platform_layer import verification
+from stacks.platform_layer import hub_database, verification
 from stacks.platform_layer.gpu_flavours import flavours
 from stacks.platform_layer.swan_form import FORM_PATH, options_form
 from stacks.platform_layer.verification import LCG_VIEWS
@@ -33,9 +33,6 @@ SPARK_USER_LABEL = "swan.cern.ch/spark-user"
 SPARK_EXECUTOR_ACCOUNT = "spark-executor"
 HOME_ON_VOLUME = "/srv/home/{username}/"  # HOME of sessions without EOS: the user's own volume
 LOGIN_TEMPLATES = "/usr/local/share/jupyterhub/swan-iac-templates"  # the dummy login's form
-# The hub database on the chart's volume: z2jh's relative `sqlite:///jupyterhub.sqlite` lands in the
-# hub image's working directory, `/`, outside the volume (lost at every restart).
-HUB_DB_URL = "sqlite:////srv/jupyterhub/jupyterhub.sqlite"
 GPU_CULLER = "swan-gpu-idle-culler"  # SWAN's culler of GPU sessions (hub service), at gpuTimeout
 GPU_CULL_GROUP = "swan-gpu-sessions"  # the hub group it sees: users whose session holds a GPU
 METRICS_SERVICE = "prometheus-metrics"  # hub service whose token Prometheus scrapes /hub/metrics with
@@ -160,7 +157,8 @@ def _hub_network_policy(cfg: EnvironmentConfig) -> dict:
                         "ports": [{"protocol": "TCP", "port": 8081}]})
     egress = [*_to_sessions(cfg),
               {"to": [{"ipBlock": {"cidr": cidr}} for cidr in cfg.security.api_server_cidrs],
-               "ports": [{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 6443}]}]
+               "ports": [{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 6443}]},
+              *hub_database.hub_egress(cfg)]
     return {"enabled": True, "ingress": ingress, "egress": egress}
 
 
@@ -270,7 +268,7 @@ def hub_values(cfg: EnvironmentConfig) -> dict:
             **auth_config["JupyterHub"],
             # sessions live in another namespace: the short name `hub` does not resolve there
             "hub_connect_url": f"http://hub.{cfg.security.hub_namespace}.svc:8081",
-            "db_url": HUB_DB_URL,
+            "db_url": hub_database.database_url(hub.database),
             "authenticate_prometheus": True,
         },
         "KubeSpawner": {"namespace": cfg.security.user_namespace, "delete_pvc": False},
@@ -288,6 +286,7 @@ def hub_values(cfg: EnvironmentConfig) -> dict:
             "networkPolicy": _hub_network_policy(cfg),
             **_hub_services(cfg),
             **({"existingSecret": HUB_SECRET} if has_secret_values(cfg) else {}),
+            **hub_database.chart_db_values(cfg),
         },
         "proxy": {"chp": {"networkPolicy": {"enabled": True, "egress": _to_sessions(cfg)}}},
         "singleuser": {

@@ -25,6 +25,9 @@ from stacks.platform_layer.k8s import PlatformArgs, child, meta
 from stacks.platform_layer.gpu_flavours import flavours
 from stacks.platform_layer.swan_form import api_user_options
 from stacks.stack_outputs import Expectations, SecretRef, pool_expectation
+from stacks.verify.access import ApiRead, rbac_rules, read_of
+from stacks.verify.cluster import ClusterVerification, load_expectations
+from stacks.verify.events import config_maps_path
 
 LCG_VIEWS = "/cvmfs/sft.cern.ch/lcg/views"  # where SWAN's spawner (lcg_view_path) finds LCG releases
 
@@ -124,6 +127,21 @@ def cluster_expectations(cfg: EnvironmentConfig) -> Expectations:
                         namespaces=workload_namespaces(cfg), tls_secrets=tls)
 
 
+def expectations_document(cfg: EnvironmentConfig) -> dict:
+    """`expect.yaml` as the CronJob reads it (`tls_secrets` always written, so that none means none)."""
+    return cluster_expectations(cfg).model_dump(mode="json", exclude_unset=True)
+
+
+def api_reads(cfg: EnvironmentConfig) -> set[ApiRead]:
+    """Everything the CronJob's run reads from the Kubernetes API: the cluster checks' declared paths for
+    the environment's expectations, and the course events' ConfigMaps where it tries event sessions."""
+    checks = ClusterVerification(None, load_expectations(expectations_document(cfg), EXPECT_FILE))
+    paths = [path for check_paths in checks.paths().values() for path in check_paths]
+    if event_session_options(cfg):
+        paths.append(config_maps_path(cfg.security.user_namespace))
+    return {read_of(path) for path in paths}
+
+
 def verify_output(cfg: EnvironmentConfig, hub_url: pulumi.Input[str]) -> dict:
     """The stack's `verify` output (`stacks.stack_outputs.VerifySettings`): what `swan verify STACK` needs
     besides the kubeconfig and the node inventory, which are outputs of their own (secrets)."""
@@ -193,30 +211,30 @@ class Verification(pulumi.ComponentResource):
         ns = cfg.security.hub_namespace
         opts_ = child(self, args.provider, args.depends_on)
         k8s.core.v1.ServiceAccount(SERVICE, metadata=meta(SERVICE, ns), opts=opts_)
-        # Cluster checks read nodes, workloads and TLS secrets' certificates; nothing is written.
-        k8s.rbac.v1.ClusterRole(SERVICE, metadata=meta(SERVICE), rules=[
-            {"apiGroups": [""], "resources": ["nodes"], "verbs": ["list"]},
-            {"apiGroups": ["apps"], "resources": ["daemonsets", "deployments"], "verbs": ["get", "list"]},
-            {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list"]},  # TLS certificates
-        ], opts=opts_)
-        k8s.rbac.v1.ClusterRoleBinding(
-            SERVICE, metadata=meta(SERVICE),
-            subjects=[{"kind": "ServiceAccount", "name": SERVICE, "namespace": ns}],
-            role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": SERVICE},
-            opts=opts_)
+        # Exactly what the checks read (api_reads): cluster-scoped reads in a ClusterRole, the rest in a
+        # Role per namespace, named objects (the hub's TLS secret) by resourceNames; nothing is written.
+        cluster_rules, namespace_rules = rbac_rules(api_reads(cfg))
+        subjects = [{"kind": "ServiceAccount", "name": SERVICE, "namespace": ns}]
+        if cluster_rules:
+            k8s.rbac.v1.ClusterRole(SERVICE, metadata=meta(SERVICE), rules=cluster_rules, opts=opts_)
+            k8s.rbac.v1.ClusterRoleBinding(
+                SERVICE, metadata=meta(SERVICE), subjects=subjects,
+                role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": SERVICE},
+                opts=opts_)
+        for namespace, rules in namespace_rules.items():
+            # the user namespace's Role was `swan-verify-events` before the rules were generated
+            renamed = pulumi.ResourceOptions(aliases=[pulumi.Alias(name=f"{SERVICE}-events")]) \
+                if namespace == cfg.security.user_namespace else pulumi.ResourceOptions()
+            k8s.rbac.v1.Role(f"{SERVICE}-{namespace}", metadata=meta(SERVICE, namespace), rules=rules,
+                             opts=pulumi.ResourceOptions.merge(opts_, renamed))
+            k8s.rbac.v1.RoleBinding(
+                f"{SERVICE}-{namespace}", metadata=meta(SERVICE, namespace), subjects=subjects,
+                role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": SERVICE},
+                opts=pulumi.ResourceOptions.merge(opts_, renamed))
         files = {SESSIONS_FILE.rsplit("/", 1)[1]: yaml_text.dump(session_options(cfg)),
-                 EXPECT_FILE.rsplit("/", 1)[1]: yaml_text.dump(
-                     cluster_expectations(cfg).model_dump(mode="json", exclude_unset=True))}
+                 EXPECT_FILE.rsplit("/", 1)[1]: yaml_text.dump(expectations_document(cfg))}
         if event_session_options(cfg):
             files[EVENT_SESSION_FILE.rsplit("/", 1)[1]] = yaml_text.dump(event_session_options(cfg))
-            # The course events the hub offers, published in the user namespace: read, nothing more.
-            users = cfg.security.user_namespace
-            k8s.rbac.v1.Role(f"{SERVICE}-events", metadata=meta(SERVICE, users), rules=[
-                {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["list"]}], opts=opts_)
-            k8s.rbac.v1.RoleBinding(
-                f"{SERVICE}-events", metadata=meta(SERVICE, users),
-                subjects=[{"kind": "ServiceAccount", "name": SERVICE, "namespace": ns}],
-                role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": SERVICE}, opts=opts_)
         sessions = k8s.core.v1.ConfigMap("sessions", metadata=meta(SESSIONS_CONFIG_MAP, ns), data=files, opts=opts_)
         k8s.batch.v1.CronJob(SERVICE, metadata=meta(SERVICE, ns), spec=cronjob_spec(cfg, pulumi.get_stack()),
                              opts=pulumi.ResourceOptions.merge(opts_, pulumi.ResourceOptions(depends_on=[sessions])))

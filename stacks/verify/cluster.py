@@ -49,7 +49,8 @@ class ClusterExpectations:
     pools: list[PoolExpectation] = field(default_factory=list)
     workloads: list[dict[str, str]] = field(default_factory=list)  # {kind, namespace, name}
     namespaces: list[str] = field(default_factory=list)  # where to look when workloads/tls are not listed
-    tls_secrets: list[dict[str, str]] = field(default_factory=list)  # {namespace, name}
+    # {namespace, name}; None (not given): every TLS secret in `namespaces`; []: none to check
+    tls_secrets: Optional[list[dict[str, str]]] = None
     cert_days: int = 14
 
 
@@ -94,7 +95,8 @@ def load_expectations(data: dict, source: str) -> ClusterExpectations:
         raise InputError(problems)
     return ClusterExpectations(pools=pools, workloads=list(data.get("workloads") or []),
                                namespaces=list(data.get("namespaces") or []),
-                               tls_secrets=list(data.get("tls_secrets") or []), cert_days=cert_days)
+                               tls_secrets=list(data["tls_secrets"] or []) if "tls_secrets" in data else None,
+                               cert_days=cert_days)
 
 
 # -- pure evaluation over API objects -----------------------------------------------------
@@ -232,43 +234,61 @@ class ClusterVerification:
     def _items(self, path: str) -> list[dict]:
         return self.api.get(path).get("items", [])
 
-    def _workloads(self) -> list[dict]:
+    # What each check reads, declared as API paths: the checks GET exactly these, and the nightly
+    # identity's RBAC rules are generated from them (stacks.verify.access).
+    NODES_PATH = "/api/v1/nodes"
+
+    def _workload_targets(self) -> list[tuple[str, str, str | None]]:
+        """(kind, API path, `namespace/name` when one named object is read) of the workload check."""
         if self.expect.workloads:
-            out = []
-            for w in self.expect.workloads:
-                plural = "deployments" if w["kind"] == "Deployment" else "daemonsets"
-                try:
-                    obj = self.api.get(f"/apis/apps/v1/namespaces/{w['namespace']}/{plural}/{w['name']}")
-                except LookupError:
-                    raise CheckFailed(f"{w['kind']} {w['namespace']}/{w['name']} not found") from None
-                out.append({**obj, "kind": w["kind"]})
-            return out
+            return [(w["kind"], f"/apis/apps/v1/namespaces/{w['namespace']}/"
+                     f"{'deployments' if w['kind'] == 'Deployment' else 'daemonsets'}/{w['name']}",
+                     f"{w['namespace']}/{w['name']}") for w in self.expect.workloads]
+        return [(kind, f"/apis/apps/v1/namespaces/{ns}/{plural}" if ns else f"/apis/apps/v1/{plural}", None)
+                for ns in self.expect.namespaces or [None]
+                for kind, plural in (("DaemonSet", "daemonsets"), ("Deployment", "deployments"))]
+
+    def _tls_paths(self) -> list[str]:
+        """Named TLS secrets when the expectations list them (an empty list: none to read); else every
+        TLS secret of the namespaces (a `swan verify` by hand, with the operator's own rights)."""
+        if self.expect.tls_secrets is not None:
+            return [f"/api/v1/namespaces/{t['namespace']}/secrets/{t['name']}" for t in self.expect.tls_secrets]
+        return [(f"/api/v1/namespaces/{ns}/secrets" if ns else "/api/v1/secrets")
+                + "?fieldSelector=type%3Dkubernetes.io%2Ftls" for ns in self.expect.namespaces or [None]]
+
+    def paths(self) -> dict[str, list[str]]:
+        """Every API path each check GETs, by check name."""
+        nodes = [self.NODES_PATH]
+        return {"cluster.nodes": nodes, "cluster.gpu": nodes,
+                "cluster.workloads": [path for _, path, _ in self._workload_targets()],
+                "cluster.event-pools": nodes, "cluster.tls": self._tls_paths()}
+
+    def _workloads(self) -> list[dict]:
         found = []
-        for ns in self.expect.namespaces or [None]:
-            for kind, plural in (("DaemonSet", "daemonsets"), ("Deployment", "deployments")):
-                path = f"/apis/apps/v1/namespaces/{ns}/{plural}" if ns else f"/apis/apps/v1/{plural}"
+        for kind, path, named in self._workload_targets():
+            if named is None:
                 found += [{**o, "kind": kind} for o in self._items(path)]
+                continue
+            try:
+                found.append({**self.api.get(path), "kind": kind})
+            except LookupError:
+                raise CheckFailed(f"{kind} {named} not found") from None
         return found
 
     def _tls_secrets(self) -> list[dict]:
-        if self.expect.tls_secrets:
+        if self.expect.tls_secrets is not None:
             out = []
-            for t in self.expect.tls_secrets:
+            for t, path in zip(self.expect.tls_secrets, self._tls_paths()):
                 try:
-                    out.append(self.api.get(f"/api/v1/namespaces/{t['namespace']}/secrets/{t['name']}"))
+                    out.append(self.api.get(path))
                 except LookupError:
                     raise CheckFailed(f"TLS secret {t['namespace']}/{t['name']} not found") from None
             return out
-        found = []
-        for ns in self.expect.namespaces or [None]:
-            path = f"/api/v1/namespaces/{ns}/secrets" if ns else "/api/v1/secrets"
-            found += [s for s in self._items(f"{path}?fieldSelector=type%3Dkubernetes.io%2Ftls")
-                      if s.get("type") == "kubernetes.io/tls"]
-        return found
+        return [s for path in self._tls_paths() for s in self._items(path) if s.get("type") == "kubernetes.io/tls"]
 
     def checks(self) -> list[Check]:
         e = self.expect
-        nodes = lambda: self._items("/api/v1/nodes")  # noqa: E731
+        nodes = lambda: self._items(self.NODES_PATH)  # noqa: E731
         mk = lambda name, fn: Check(name, "cluster", lambda d: fn(), timeout=self.timeout)  # noqa: E731
         return [
             mk("cluster.nodes", lambda: nodes_ready(nodes())),

@@ -46,7 +46,7 @@ def check(id: str, files: dict, expect: str) -> Case:
 
 CASES = [
     # -- the file itself: encoding, size, YAML structure ------------------------------------------
-    check("not UTF-8", {BAD: KIND.encode() + b"# caf\xe9\n"}, "line 65 column 6: not UTF-8 text (byte 0xe9)"),
+    check("not UTF-8", {BAD: KIND.encode() + b"# caf\xe9\n"}, "line 68 column 6: not UTF-8 text (byte 0xe9)"),
     check("larger than 1 MiB", {BAD: KIND + "#" * (1 << 20) + "\n"}, "larger than 1024 KiB"),
     check("empty file", {BAD: ""}, "the file is empty"),
     check("YAML syntax error", {BAD: "config:\n  swan:cloud: [kind\n"}, "line 3 column 1: YAML syntax error"),
@@ -70,7 +70,7 @@ CASES = [
           "line 8 column 12: aliases (*a) are not allowed in this file"),
     check("self-referencing anchor", after_cloud("  x:a: &a [*a]\n"), "line 7 column 12: aliases (*a) are not allowed"),
     check("merge key alias", kind("    cvmfs:\n", "    cvmfs: &c\n      enabled: true\n    cvmfsCopy:\n      <<: *c\n    cvmfs2:\n"),
-          "line 47 column 11: aliases (*c) are not allowed"),
+          "line 50 column 11: aliases (*c) are not allowed"),
     check("nesting bomb", after_cloud("  x:deep: " + "[" * 500 + "]" * 500 + "\n"), "line 7 column 73: nested more than 64 levels deep"),
     # -- values YAML turns into other types ------------------------------------------------------
     check("version 1.30 read as 1.3", kind('"1.31"', "1.30"),
@@ -186,6 +186,25 @@ CASES = [
           "swan:replace[0]: no node pool named 'gpu-v100' (pools: cpu, gpu-a100, gpu-t4)"),
     check("replace: listed twice", after_cloud("  swan:replace: [cluster, cluster]\n"), "swan:replace: lists a resource twice"),
     check("replace: true instead of a list", after_cloud("  swan:replace: true\n"), "swan:replace: "),
+    # -- the hub database ---------------------------------------------------------------------------
+    check("postgresql without host", kind("      backup:\n        keep: 3\n", "      type: postgresql\n      backup:\n"
+                                          "        keep: 3\n"), "swan:hub.database: type postgresql needs host"),
+    check("plain-text database password", kind("      backup:\n        keep: 3\n",
+                                               "      type: postgresql\n      host: 10.0.0.5\n      password: hunter2\n"
+                                               "      backup:\n        keep: 3\n"),
+          "swan:hub.database.password: must be a Pulumi secret"),
+    check("database host by name without cidrs", kind("      backup:\n        keep: 3\n",
+                                                      "      type: postgresql\n      host: db.example.org\n"
+                                                      "      passwordSecret: {name: db}\n      backup:\n        keep: 3\n"),
+          "swan:hub.database: host db.example.org is a DNS name: list its addresses in cidrs"),
+    check("sqlite with a password", kind("      backup:\n        keep: 3\n", "      passwordSecret: {name: db}\n"
+                                         "      backup:\n        keep: 3\n"),
+          "swan:hub.database: password_secret: only for type postgresql"),
+    check("keep no backup", kind("        keep: 3\n", "        keep: 0\n"),
+          "swan:hub.database.backup.keep: Input should be greater than or equal to 1"),
+    check("s3 backup without credentials", kind("        keep: 3\n", "        keep: 3\n        target:\n          type: s3\n"
+                                                "          endpoint: https://s3.example.org\n          bucket: swan-backups\n"),
+          "swan:hub.database.backup.target.s3.credentialsSecret: required key is missing"),
     # -- event stacks -------------------------------------------------------------------------------
     check("event: duplicate key", {BAD: edited(EVENT, "    participants:", "    participants: 10\n    participants:")},
           "swan:event.participants: duplicate key"),
