@@ -10,6 +10,8 @@ Helm upgrades those objects by patching them, never by a Pulumi replacement, so 
 """
 from __future__ import annotations
 
+import difflib
+
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,6 +72,13 @@ class RenderDiff:
         return not self.changes and not self.outputs
 
 
+def _item_key(item: Any) -> str:
+    """What identifies a list item across two renders: its name when it has one, else its whole value."""
+    if isinstance(item, dict) and isinstance(item.get("name"), str):
+        return "name:" + item["name"]
+    return json.dumps(item, sort_keys=True, default=str)
+
+
 def field_changes(before: Any, after: Any, path: tuple = ()) -> list[tuple[tuple, Any, Any]]:
     """(path, before, after) of every leaf that differs; a key or item on one side only is one change."""
     if isinstance(before, dict) and isinstance(after, dict):
@@ -78,10 +87,17 @@ def field_changes(before: Any, after: Any, path: tuple = ()) -> list[tuple[tuple
             found += field_changes(before.get(key, MISSING), after.get(key, MISSING), (*path, key))
         return found
     if isinstance(before, list) and isinstance(after, list):
+        # Items are aligned as a text diff aligns lines (a named item by its name), so that one entry
+        # inserted into dependsOn, env or args is one change, not a shift of every item after it.
         found = []
-        for i in range(max(len(before), len(after))):
-            found += field_changes(before[i] if i < len(before) else MISSING,
-                                   after[i] if i < len(after) else MISSING, (*path, i))
+        matcher = difflib.SequenceMatcher(None, [_item_key(x) for x in before], [_item_key(x) for x in after],
+                                          autojunk=False)
+        for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+            paired = min(i2 - i1, j2 - j1)  # equal, or replaced item for item; the rest removed or added
+            for i, j in zip(range(i1, i1 + paired), range(j1, j1 + paired)):
+                found += field_changes(before[i], after[j], (*path, j))
+            found += [((*path, i), before[i], MISSING) for i in range(i1 + paired, i2)]
+            found += [((*path, j), MISSING, after[j]) for j in range(j1 + paired, j2)]
         return found
     return [] if before == after else [(path, before, after)]
 

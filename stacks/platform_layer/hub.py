@@ -12,6 +12,7 @@ import pulumi_kubernetes as k8s
 
 from stacks import yaml_text
 from stacks.config.model import EnvironmentConfig
+from stacks.infra.clouds import cloud_of
 from stacks.platform_layer import hub_database, hub_values
 from stacks.platform_layer.k8s import PlatformArgs, child, meta
 
@@ -147,7 +148,8 @@ class Hub(pulumi.ComponentResource):
         if claim is not None:
             after.append(k8s.core.v1.PersistentVolumeClaim(
                 "hub-db-backups", metadata=meta(name, hub_ns), spec=claim,
-                opts=pulumi.ResourceOptions.merge(opts_, pulumi.ResourceOptions(protect=True))))
+                # the backups outlive a deploy, except on a development cluster `pulumi destroy` must remove
+                opts=pulumi.ResourceOptions.merge(opts_, pulumi.ResourceOptions(protect=cloud_of(cfg).protects_data))))
         k8s.batch.v1.CronJob("hub-db-backup", metadata=meta(name, hub_ns),
                              spec=hub_database.backup_cronjob_spec(cfg),
                              opts=pulumi.ResourceOptions.merge(opts_, pulumi.ResourceOptions(depends_on=after)))

@@ -58,7 +58,9 @@ def chart_db_values(cfg: EnvironmentConfig) -> dict:
     """The `jupyterhub.hub` values for the database (merged by hub_values): the chart's db type, which
     decides whether it creates the hub volume, and the password as an environment variable from a Secret."""
     if not is_postgresql(cfg):
-        return {"db": {"type": "sqlite-pvc"}}
+        # Helm keeps the database claim when the release is uninstalled or replaced (Pulumi cannot
+        # protect an object a chart creates; the namespace holding it is protected too).
+        return {"db": {"type": "sqlite-pvc", "pvc": {"annotations": {"helm.sh/resource-policy": "keep"}}}}
     # upgrade: migrate the schema when a new hub version starts, as the chart does for SQLite (the
     # backups are what makes that safe; JupyterHub itself only copies SQLite files first)
     return {"db": {"type": "other", "upgrade": True},

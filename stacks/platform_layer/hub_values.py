@@ -278,9 +278,6 @@ def hub_values(cfg: EnvironmentConfig) -> dict:
         "hub": {
             "image": {"name": hub.image.name, "tag": hub.image.tag},
             "config": config,
-            # Helm keeps the database claim when the release is uninstalled or replaced (Pulumi cannot
-            # protect an object a chart creates; the namespace holding it is protected too).
-            "db": {"pvc": {"annotations": {"helm.sh/resource-policy": "keep"}}},
             "extraFiles": _hub_files(cfg),
             "extraConfig": {"00-authConf": auth_hook, "10-swan-iac": HUB_SIDE.read_text()},
             "networkPolicy": _hub_network_policy(cfg),

@@ -58,3 +58,14 @@ def test_the_comment_lists_replacements_first_and_counts_what_it_leaves_out(tmp_
     assert rows[0].startswith("| **replace**") and "flavorId" in rows[0]  # sorted after the namespace, shown first
     assert "…and 22 more rows" in text  # 30 labels + flavor + ignored count = 32 rows, 10 shown
     assert "**1 REPLACED**" in text
+
+
+def test_an_item_inserted_into_a_list_is_one_change_not_a_shift():
+    """dependsOn, env and args grow in the middle; named items are matched by name."""
+    before = {"dependsOn": ["a", "b", "c"], "env": [{"name": "X", "value": "1"}, {"name": "Y", "value": "2"}]}
+    after = {"dependsOn": ["a", "new", "b", "c"], "env": [{"name": "W", "value": "0"}, {"name": "X", "value": "1"},
+                                                         {"name": "Y", "value": "3"}]}
+    assert field_changes(before, after) == [
+        (("dependsOn", 1), MISSING, "new"),
+        (("env", 0), MISSING, {"name": "W", "value": "0"}),
+        (("env", 2, "value"), "2", "3")]
