@@ -19,6 +19,8 @@ What runs, from the render (`charts/swan/` objects, `k8s/` objects, `helm/swan.y
     the configured issuer URL (its host resolves to 127.0.0.1 in the pods, port 443, a
     certificate from the test CA, which the pods trust through the CA bundle files that the
     hub's HTTP clients read: pycurl's compiled-in bundle and Python's default);
+  * the hub's database, when the render gives it PostgreSQL: a real PostgreSQL server of the
+    test's own, reached at the rendered db_url's own host and port (hub_db.py);
   * Services whose port differs from the target port get a forwarder (kube-proxy's job), and
     the test reaches the proxy-public Service through `url` (127.0.0.1, a random port).
 
@@ -33,6 +35,7 @@ a container.
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import glob
 import json
@@ -51,6 +54,7 @@ import yaml
 from fake_apiserver import FakeKubeAPI
 from fake_oidc import FakeOIDC
 from harness_tls import TestCA
+from hub_db import start_postgres
 from pod_network import NetNamespace, forward_host_to_netns, forward_in_netns
 from pod_runner import (PLACEHOLDER, ClusterAccess, Image, Init, PodRunner, RenderedObjects,
                         service_port_map)
@@ -217,6 +221,8 @@ class SwanHubPod:
         self._oidc_host_port: int | None = None
         self._masked_hub_secret = False
         self.spawn_responses: list[dict] = []
+        self._cleanup = contextlib.ExitStack()
+        self.database = None  # the PostgreSQL server the hub uses (hub_db.py), or None for SQLite
 
     # -- setup
 
@@ -358,6 +364,8 @@ class SwanHubPod:
         extra_hosts: list[str] = []
         if self.uses_keycloak:
             self._start_oidc(extra_hosts)
+        self.database = start_postgres(self.values, self.objects, self.namespace, self.netns, self.substitutes,
+                                           extra_hosts, self._cleanup)
         bundle = self.workdir / "ca-bundle.crt"
         system = Path("/etc/ssl/certs/ca-certificates.crt")
         bundle.write_bytes((system.read_bytes() if system.is_file() else b"") + self.ca.cert_pem)
@@ -417,6 +425,10 @@ class SwanHubPod:
                     errors.append(f"stopping {rc.container}: {e}")
         for f in self._forwarders:
             f.close()
+        try:
+            self._cleanup.close()  # the hub's database, when it has its own server
+        except Exception as e:  # noqa: BLE001 - keep tearing down, report at the end
+            errors.append(f"stopping the hub database: {e}")
         for part in (self.api, self.oidc):
             if part is not None:
                 part.close()

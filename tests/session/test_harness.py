@@ -13,6 +13,7 @@ import yaml
 
 from fake_apiserver import FakeKubeAPI
 from harness_tls import TestCA
+from hub_db import hub_users
 from pod_network import NetNamespace
 from pod_runner import ClusterAccess, Image, PodRunner, PodRunnerError, RenderedObjects, SecretPlaceholderError
 from swan_hub import HUB_VENV, SwanHubPod
@@ -325,6 +326,8 @@ def test_openstack_prod_hub_logs_in_through_keycloak(render, host_unchanged):
         workdir = hub.workdir
         assert hub.uses_keycloak and hub.oidc.client_secret == client_secret
         pids = smoke(hub, "alice", roles=["swan-users"], cern_uid=4242)
+        # the hub keeps its state in the PostgreSQL the render names (hub.database), reached at its address
+        assert hub.database is not None and "alice" in hub_users(hub.database)
         paths = [q["path"] for q in hub.oidc.requests]
         assert "/auth/realms/cern/.well-known/openid-configuration" in paths
         assert "/auth/realms/cern/protocol/openid-connect/userinfo" in paths

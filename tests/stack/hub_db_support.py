@@ -102,8 +102,10 @@ def _as_postgres(cmd: list[str]) -> str:
 
 
 @contextmanager
-def postgres_server():
-    """initdb + pg_ctl as the postgres user in a temp dir, on a free loopback port; stopped and removed after."""
+def postgres_server(user: str = "swan_hub", database: str = "swan_hub", password: str = "pg-backup-test-pw",
+                    ssl: bool = False):
+    """initdb + pg_ctl as the postgres user in a temp dir, on a free loopback port; stopped and removed after.
+    ssl: also accept TLS (a throw-away self-signed certificate), for clients that require it."""
     require(str(PG_BIN / "initdb"), str(PG_BIN / "pg_ctl"), "pg_dump", "pg_restore")
     root = Path(tempfile.mkdtemp(prefix="swan-pg-"))
     data, sock = root / "data", root / "sock"
@@ -119,10 +121,20 @@ def postgres_server():
         with open(data / "pg_hba.conf", "w") as hba:  # the test role logs in with its password
             hba.write("local all postgres trust\nhost all postgres 127.0.0.1/32 trust\n"
                       "host all all 127.0.0.1/32 scram-sha-256\n")
+        options = f"-c listen_addresses=127.0.0.1 -p {port} -k {sock}"
+        if ssl:
+            cert, key = data / "server.crt", data / "server.key"
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=swan-hub-db",
+                            "-days", "2", "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+            key.chmod(0o600)
+            if os.geteuid() == 0:
+                shutil.chown(cert, "postgres")
+                shutil.chown(key, "postgres")
+            options += f" -c ssl=on -c ssl_cert_file={cert} -c ssl_key_file={key}"
         _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-w", "-t", "60", "-o",
-                      f"-c listen_addresses=127.0.0.1 -p {port} -k {sock}", "start"])
+                      options, "start"])
         started = True
-        server = Postgres(port=port, user="swan_hub", password="pg-backup-test-pw", database="swan_hub")
+        server = Postgres(port=port, user=user, password=password, database=database)
         server.admin(f"CREATE ROLE {server.user} LOGIN PASSWORD '{server.password}'")
         server.admin(f"CREATE DATABASE {server.database} OWNER {server.user}")
         yield server
