@@ -1,14 +1,13 @@
 """What a real `pulumi up` meets on the clouds (README "Known cloud behaviours"), asserted on renders.
 
 Each test names the upstream behaviour it guards. The resource options (replace_on_changes,
-delete_before_replace) are not in resources.json: they are read from the registrations Pulumi's mock
-engine receives, the same requests the real engine gets. Charts are templated by the real helm with
+delete_before_replace) are those resources.json records from the registrations Pulumi's mock engine
+receives, the same requests the real engine gets. Charts are templated by the real helm with
 the pinned charts, so the gpu-operator's ClusterPolicy and ingress-nginx's Service are the chart's own.
 """
 from __future__ import annotations
 
 import ipaddress
-from contextlib import contextmanager
 
 import pytest
 import yaml
@@ -30,30 +29,10 @@ OCI_LB_ANNOTATIONS = {"oci.oraclecloud.com/security-rule-management-mode": "None
                       "service.beta.kubernetes.io/oci-load-balancer-security-list-management-mode": "None"}
 
 
-@contextmanager
-def recording_options():
-    """(type, name) -> the replace/delete options of each registration the engine receives."""
-    from pulumi.runtime import mocks
-
-    options: dict[tuple[str, str], dict] = {}
-    original = mocks.MockMonitor.RegisterResource
-
-    def register(self, request):
-        options[(request.type, request.name)] = {"replaceOnChanges": list(request.replaceOnChanges),
-                                                 "deleteBeforeReplace": request.deleteBeforeReplace}
-        return original(self, request)
-
-    mocks.MockMonitor.RegisterResource = register
-    try:
-        yield options
-    finally:
-        mocks.MockMonitor.RegisterResource = original
-
-
 def _render(stack: str, tmp_path_factory):
-    with recording_options() as options:
-        out = render_stack(stack, tmp_path_factory.mktemp("render") / stack)
-    return out, options
+    """The render and, per (type, name), the options resources.json records (stacks.render.resource_options)."""
+    out = render_stack(stack, tmp_path_factory.mktemp("render") / stack)
+    return out, {(r["type"], r["name"]): r.get("options", {}) for r in out.resources}
 
 
 @pytest.fixture(scope="module")
