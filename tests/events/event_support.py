@@ -33,3 +33,16 @@ def set_event_offers(project, env: str, offers: list[dict]) -> None:
     swan = project.read_swan(env)
     swan["eventGpus"] = offers
     project.write_config(env, swan)
+
+
+def overflowing_event(project, **changes) -> None:
+    """`event-big` (84 sessions) over openstack-prod, whose offer is cut to 8 GPUs, and openstack-b, a copy of
+    it with its own cluster: the overflow fills the second environment."""
+    first = project.read_swan("openstack-prod")
+    first["eventGpus"][0]["maxGpus"] = 8
+    project.write_config("openstack-prod", first)
+    second = project.read_swan("openstack-prod")
+    second["openstack"]["clusterName"] = "swan-b"
+    project.write_config("openstack-b", second)
+    project.write_config("event-big", event_swan(participants=80, instructors=4,
+                                                 environments=["openstack-prod", "openstack-b"], **changes))

@@ -16,7 +16,7 @@ from pathlib import Path
 import kubernetes_validate
 import pytest
 
-from event_support import event_swan
+from event_support import event_swan, overflowing_event
 from stacks.config.loader import load_stack
 from stacks.events import objects as event_objects
 from stacks.events.plan import NodeGroup, hold_placeholders, plan_event
@@ -220,14 +220,7 @@ def test_new_objects_pass_the_strict_schema(renders):
 
 def test_placeholders_follow_the_seats_over_environments(project):
     """An event overflowing into a second environment warms both, in proportion to their seats."""
-    first = project.read_swan("openstack-prod")
-    first["eventGpus"][0]["maxGpus"] = 8
-    project.write_config("openstack-prod", first)
-    second = project.read_swan("openstack-prod")
-    second["openstack"]["clusterName"] = "swan-b"
-    project.write_config("openstack-b", second)
-    project.write_config("event-big", event_swan(participants=80, instructors=4, placeholders=0.5,
-                                                 environments=["openstack-prod", "openstack-b"]))
+    overflowing_event(project, placeholders=0.5)
     rendered = run_program("event-big")
     replicas = {r.parent: r.inputs["spec"]["replicas"] for r in rendered.resources
                 if r.type == "kubernetes:apps/v1:Deployment"}

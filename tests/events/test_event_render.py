@@ -11,7 +11,7 @@ from pathlib import Path
 import kubernetes_validate
 import pytest
 
-from event_support import event_swan
+from event_support import overflowing_event
 from stacks.config.loader import load_stack
 from stacks.events.plan import plan_event
 from stacks.platform_layer.hub_values import EVENT_LABEL
@@ -236,14 +236,7 @@ def test_environment_render_is_the_same_with_or_without_events(project, tmp_path
 
 
 def test_overflow_renders_nodes_and_seats_in_both_environments(project):
-    first = project.read_swan("openstack-prod")
-    first["eventGpus"][0]["maxGpus"] = 8
-    project.write_config("openstack-prod", first)
-    second = project.read_swan("openstack-prod")
-    second["openstack"]["clusterName"] = "swan-b"
-    project.write_config("openstack-b", second)
-    project.write_config("event-big", event_swan(participants=80, instructors=4,
-                                                 environments=["openstack-prod", "openstack-b"]))
+    overflowing_event(project)
     rendered = run_program("event-big")
     groups = sorted((r.name, r.inputs["nodeCount"]) for r in rendered.resources if r.type == NODE_GROUP)
     assert groups == [("openstack-b-event-ml-nodegroup", 1), ("openstack-prod-event-ml-nodegroup", 2)]
